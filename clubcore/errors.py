@@ -1,0 +1,160 @@
+"""Every exception the club terminal and the club server raise on purpose.
+
+Foreign exceptions (sqlite3, pyscard, nfcpy, requests, cryptography) are mapped
+to these where they enter our code, with ``raise ... from exc``, so callers
+catch one tree::
+
+    ClubError                         base of everything below
+    ├── UserFacingError               safe to show a cashier or technician as is
+    │   ├── ConfigError               a bad setting; names the key and the problem
+    │   ├── NotFoundError             an unknown thing was asked for
+    │   │   ├── UnknownProductError   no such SKU or barcode
+    │   │   ├── UnknownMemberError    no such member number, phone or card
+    │   │   └── UnknownSaleError      no such sale id
+    │   ├── CheckoutError             the basket or sale refused an action
+    │   │   ├── QuantityError         zero, negative or absurd quantity
+    │   │   ├── MemberOnlyItemError   member-only item for a non-member
+    │   │   ├── RedemptionError       over the balance, the cap or the policy
+    │   │   └── SaleStateError        wrong state (empty basket, already refunded)
+    │   ├── AuthorizationError        a wrong or missing manager PIN
+    │   ├── CardRejectedError         a card read but refused; ``reason`` says why
+    │   └── ReaderError               a card reader problem
+    │       ├── ReaderUnavailableError    no such reader, or it cannot be opened
+    │       └── CardIOError               the card went away or answered badly
+    ├── FormatError                   malformed bytes or text from outside
+    │                                 (card payload, NDEF, APDU reply, wedge
+    │                                 input, wire payload, --item argument)
+    └── StoreError                    the local database failed
+        ├── StoreConfigError          the file is not in WAL/FULL mode
+        └── MigrationError            a schema migration failed or is unknown
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthorizationError",
+    "CardIOError",
+    "CardRejectedError",
+    "CheckoutError",
+    "ClubError",
+    "ConfigError",
+    "FormatError",
+    "MemberOnlyItemError",
+    "MigrationError",
+    "NotFoundError",
+    "QuantityError",
+    "ReaderError",
+    "ReaderUnavailableError",
+    "RedemptionError",
+    "SaleStateError",
+    "StoreConfigError",
+    "StoreError",
+    "UnknownMemberError",
+    "UnknownProductError",
+    "UnknownSaleError",
+    "UserFacingError",
+]
+
+
+class ClubError(Exception):
+    """Base of every error raised on purpose by this project."""
+
+
+class UserFacingError(ClubError):
+    """An error whose message is written for the person at the terminal.
+
+    ``hint`` optionally says what to do about it.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message} ({self.hint})"
+
+
+class ConfigError(UserFacingError):
+    """A configuration value is missing or wrong; the message names the key."""
+
+    def __init__(self, key: str, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{key}: {problem}", hint=hint)
+        self.key = key
+        self.problem = problem
+
+
+class NotFoundError(UserFacingError):
+    """Something that was asked for does not exist."""
+
+
+class UnknownProductError(NotFoundError):
+    """No product has this SKU or barcode."""
+
+
+class UnknownMemberError(NotFoundError):
+    """No member has this number, phone or card."""
+
+
+class UnknownSaleError(NotFoundError):
+    """No sale has this id."""
+
+
+class CheckoutError(UserFacingError):
+    """The checkout refused an action; nothing was changed."""
+
+
+class QuantityError(CheckoutError):
+    """A quantity is zero, negative or too large."""
+
+
+class MemberOnlyItemError(CheckoutError):
+    """A member-only item was priced for a customer who is not identified."""
+
+
+class RedemptionError(CheckoutError):
+    """A points redemption exceeds the balance, the cap or the offline policy."""
+
+
+class SaleStateError(CheckoutError):
+    """The action does not fit the sale's state (empty basket, already voided)."""
+
+
+class AuthorizationError(UserFacingError):
+    """A manager PIN is wrong or missing."""
+
+
+class CardRejectedError(UserFacingError):
+    """A card was read but refused. ``reason`` is a machine-readable code."""
+
+    def __init__(self, reason: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
+class ReaderError(UserFacingError):
+    """A card reader problem."""
+
+
+class ReaderUnavailableError(ReaderError):
+    """The reader does not exist or cannot be opened."""
+
+
+class CardIOError(ReaderError):
+    """The card was removed mid-read or answered with garbage: tap again."""
+
+
+class FormatError(ClubError):
+    """Bytes or text from outside are malformed. Nothing was changed."""
+
+
+class StoreError(ClubError):
+    """The local SQLite store failed."""
+
+
+class StoreConfigError(StoreError):
+    """The database connection is not configured for durability (WAL, FULL)."""
+
+
+class MigrationError(StoreError):
+    """A schema migration failed, or the file is newer than this program."""

@@ -1,0 +1,1 @@
+"""The club terminal: checkout, readers, CLI and the Kivy app around the domain core."""
