@@ -46,5 +46,5 @@ class SimReader(ThreadedReader):
             self.emit(dataclasses.replace(item, source=self.path, monotonic=time.monotonic()))
 
 
-def open(path: str, rest: str) -> SimReader:  # noqa: A001 - the driver protocol's name
+def open(path: str, rest: str) -> SimReader:
     return SimReader(path)

@@ -1,0 +1,93 @@
+"""Money as an integer count of the currency's minor unit. Never float.
+
+Rounding rule (the only one in the project): a percentage is held in basis
+points (1 bp = 0.01 %), and ``percent_of(amount, bp)`` rounds half up to the
+nearest minor unit, computed in integers: ``(amount * bp + 5000) // 10000``.
+A discounted unit price is ``amount - percent_of(amount, bp)``, so the
+customer gets the half unit. Line totals are ``unit price * quantity``, so a
+basket's total is exactly the sum of its lines.
+
+Display: the Iranian rial has no minor unit in practice and prices are often
+shown in toman (10 rial); :class:`Currency` carries the display divisor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BP_ONE", "CURRENCIES", "Currency", "apply_percent", "format_amount", "percent_of"]
+
+#: 100 % in basis points
+BP_ONE = 10_000
+
+
+def percent_of(amount: int, bp: int) -> int:
+    """``bp`` basis points of ``amount`` minor units, rounded half up.
+
+    Arguments:
+        amount: a non-negative amount in minor units.
+        bp: basis points, 0..10000.
+
+    Raises:
+        ValueError: a negative amount, or bp outside 0..10000.
+    """
+    if amount < 0:
+        raise ValueError(f"amount must not be negative: {amount}")
+    if not 0 <= bp <= BP_ONE:
+        raise ValueError(f"basis points must be within 0..10000: {bp}")
+    return (amount * bp + BP_ONE // 2) // BP_ONE
+
+
+def apply_percent(amount: int, bp: int) -> int:
+    """``amount`` less ``bp`` basis points of it (the customer keeps the rounding)."""
+    return amount - percent_of(amount, bp)
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    """A currency: ISO code, how amounts are stored, how they are shown.
+
+    Attributes:
+        code: ISO 4217 code (``IRR``).
+        minor_digits: decimal digits of the stored minor unit (IRR: 0, EUR: 2).
+        display_divisor: stored units per displayed unit (toman: 10 rial).
+        display_symbol: the unit shown to people (``toman``).
+    """
+
+    code: str
+    minor_digits: int
+    display_divisor: int = 1
+    display_symbol: str = ""
+
+    def to_display(self, amount: int) -> str:
+        """Format ``amount`` (minor units) in display units with digit grouping."""
+        return format_amount(amount, self)
+
+
+CURRENCIES: dict[str, Currency] = {
+    "IRR": Currency("IRR", 0, 1, "rial"),
+    "IRT": Currency("IRR", 0, 10, "toman"),
+    "EUR": Currency("EUR", 2, 1, "€"),
+    "USD": Currency("USD", 2, 1, "$"),
+}
+
+
+def format_amount(amount: int, currency: Currency) -> str:
+    """``amount`` minor units as a grouped decimal string in the display unit.
+
+    Amounts that do not divide by the display divisor keep the remainder as
+    decimals (12,345 rial shown in toman is ``1,234.5``), so nothing is hidden.
+    """
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    scale = 10**currency.minor_digits * currency.display_divisor
+    digits = currency.minor_digits + len(str(currency.display_divisor)) - 1
+    whole, frac = divmod(amount, scale)
+    text = f"{whole:,}"
+    if frac:
+        frac_text = str(frac).rjust(digits, "0").rstrip("0")
+        text = f"{text}.{frac_text}"
+    elif currency.minor_digits:
+        text = f"{text}.{'0' * currency.minor_digits}"
+    suffix = f" {currency.display_symbol}" if currency.display_symbol else ""
+    return f"{sign}{text}{suffix}"

@@ -1,0 +1,10 @@
+"""The terminal's local SQLite cache and outbox (sqlite-utils).
+
+- :mod:`offline_store.db`: opening a durable connection (WAL, ``synchronous=FULL``).
+- :mod:`offline_store.migrations`: versioned schema steps.
+- :mod:`offline_store.catalog`: products, prices, offers, tiers, settings.
+- :mod:`offline_store.members`: members, cards, points balances.
+- :mod:`offline_store.sales`: recording sales, voids and refunds with their outbox entries.
+- :mod:`offline_store.outbox`: what waits to be pushed to the club server.
+- :mod:`offline_store.reports`: daily figures from local sales.
+"""

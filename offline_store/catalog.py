@@ -1,0 +1,198 @@
+"""Products, prices, offers, tiers and settings in the local cache.
+
+Queries are shaped for the checkout's hot path: a basket of 50 lines is
+priced with one query for products, one for member prices and one for
+category discounts, all by primary key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import sqlite_utils
+
+from clubcore.errors import ConfigError, UnknownProductError
+from clubcore.points import PointsPolicy
+from clubcore.pricing import Offer, ProductPricing, RuleSet
+from clubcore.tiers import Tier
+
+__all__ = [
+    "find_product",
+    "get_setting",
+    "load_rules",
+    "load_tiers",
+    "offers_for",
+    "pricing_for",
+    "put_settings",
+]
+
+
+def get_setting(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
+    """A setting's value, or ``default`` when unset."""
+    row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+    return str(row[0]) if row else default
+
+
+def put_settings(db: sqlite_utils.Database, values: dict[str, object]) -> None:
+    """Set several settings at once (in the caller's transaction, if any)."""
+    with db.atomic():
+        for key, value in values.items():
+            db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, str(value)],
+            )
+
+
+def load_tiers(db: sqlite_utils.Database) -> dict[str, Tier]:
+    """Every tier, by code."""
+    tiers = {}
+    for row in db.query("SELECT * FROM tiers ORDER BY rank"):
+        tiers[row["code"]] = Tier(
+            code=row["code"],
+            name=row["name"],
+            rank=row["rank"],
+            min_spend=row["min_spend"],
+            earn_multiplier_bp=row["earn_multiplier_bp"],
+            assignable=bool(row["assignable"]),
+            benefits=tuple(json.loads(row["benefits"])),
+        )
+    return tiers
+
+
+def _int_setting(db: sqlite_utils.Database, key: str, default: int) -> int:
+    raw = get_setting(db, key)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(key, f"must be a whole number, not {raw!r}") from exc
+
+
+def load_rules(db: sqlite_utils.Database) -> RuleSet:
+    """The current rule set: version, tiers and points policy from settings.
+
+    Raises:
+        ConfigError: a points setting is malformed or out of range.
+    """
+    defaults = PointsPolicy()
+    try:
+        policy = PointsPolicy(
+            earn_per_amount=_int_setting(db, "points.earn_per_amount", defaults.earn_per_amount),
+            point_value=_int_setting(db, "points.point_value", defaults.point_value),
+            max_redeem_bp=_int_setting(db, "points.max_redeem_bp", defaults.max_redeem_bp),
+            min_redeem=_int_setting(db, "points.min_redeem", defaults.min_redeem),
+        )
+    except ValueError as exc:
+        raise ConfigError("points", str(exc)) from exc
+    return RuleSet(
+        version=_int_setting(db, "rules_version", 0),
+        tiers=load_tiers(db),
+        points=policy,
+    )
+
+
+def find_product(db: sqlite_utils.Database, code: str) -> str:
+    """The SKU of an active product by SKU or barcode.
+
+    Raises:
+        UnknownProductError: no active product has this SKU or barcode.
+    """
+    row = db.execute(
+        "SELECT sku FROM products WHERE sku = ? AND active "
+        "UNION ALL SELECT sku FROM products WHERE barcode = ? AND active LIMIT 1",
+        [code, code],
+    ).fetchone()
+    if row is None:
+        raise UnknownProductError(f"no product with code {code!r}", hint="check the SKU or barcode")
+    return str(row[0])
+
+
+def _in_clause(values: Sequence[str]) -> str:
+    return ",".join("?" * len(values))
+
+
+def pricing_for(db: sqlite_utils.Database, skus: Iterable[str]) -> dict[str, ProductPricing]:
+    """Pricing data for every active product among ``skus``, by SKU.
+
+    Raises:
+        UnknownProductError: a SKU is unknown or inactive.
+    """
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    marks = _in_clause(wanted)
+    products = db.execute(
+        "SELECT sku, name, category, list_price, member_only FROM products "
+        f"WHERE active AND sku IN ({marks})",
+        wanted,
+    ).fetchall()
+    missing = set(wanted) - {row[0] for row in products}
+    if missing:
+        raise UnknownProductError(f"no product with code {sorted(missing)[0]!r}")
+    member_prices: dict[str, dict[str, int]] = defaultdict(dict)
+    for sku, tier, price in db.execute(
+        f"SELECT sku, tier, price FROM member_prices WHERE sku IN ({marks})", wanted
+    ):
+        member_prices[sku][tier] = price
+    categories = sorted({row[2] for row in products})
+    discounts: dict[str, dict[str, int]] = defaultdict(dict)
+    for category, tier, bp in db.execute(
+        "SELECT category, tier, percent_bp FROM category_discounts "
+        f"WHERE category IN ({_in_clause(categories)})",
+        categories,
+    ):
+        discounts[category][tier] = bp
+    return {
+        sku: ProductPricing(
+            sku=sku,
+            name=name,
+            category=category,
+            list_price=list_price,
+            member_only=bool(member_only),
+            member_prices=MappingProxyType(member_prices.get(sku, {})),
+            category_discounts_bp=MappingProxyType(discounts.get(category, {})),
+        )
+        for sku, name, category, list_price, member_only in products
+    }
+
+
+def _offer(row: dict[str, Any]) -> Offer:
+    def when(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text) if text else None
+
+    return Offer(
+        offer_id=row["offer_id"],
+        title=row["title"],
+        message=row["message"],
+        unit_price=row["unit_price"],
+        percent_bp=row["percent_bp"],
+        sku=row["sku"],
+        category=row["category"],
+        target_member=row["target_member"],
+        target_segment=row["target_segment"],
+        target_tier=row["target_tier"],
+        starts_at=when(row["starts_at"]),
+        ends_at=when(row["ends_at"]),
+        stacks=bool(row["stacks"]),
+    )
+
+
+def offers_for(db: sqlite_utils.Database, member_no: str, now: datetime) -> list[Offer]:
+    """Active offers that may apply to ``member_no``: personal ones and general ones.
+
+    Segment and tier targeting is decided by the pricing engine.
+    """
+    rows = db.query(
+        "SELECT * FROM offers WHERE (target_member = ? OR target_member IS NULL) "
+        "AND (starts_at IS NULL OR starts_at <= ?) AND (ends_at IS NULL OR ends_at > ?) "
+        "ORDER BY offer_id",
+        [member_no, now.isoformat(), now.isoformat()],
+    )
+    return [_offer(row) for row in rows]

@@ -1,0 +1,75 @@
+"""Opening the terminal's SQLite database, durably.
+
+Every connection is put in WAL mode with ``synchronous=FULL`` and foreign
+keys on, and the settings are read back and checked: a connection that is not
+durable raises :class:`~clubcore.errors.StoreConfigError` instead of quietly
+risking acknowledged sales.
+
+The connection is in autocommit mode (``isolation_level=None``): the driver
+opens no implicit transactions. Write with ``db.atomic()`` (sqlite-utils),
+which commits on success and rolls back on any exception, nesting as savepoints.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from clubcore.errors import StoreConfigError, StoreError
+
+__all__ = ["DB_FILENAME", "check_durability", "open_db"]
+
+DB_FILENAME = "terminal.db"
+
+_BUSY_TIMEOUT_MS = 5_000
+_SYNCHRONOUS_FULL = 2
+
+
+def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at ``path``, durable and migrated.
+
+    Arguments:
+        path: the SQLite file; its directory must exist.
+        migrate: apply pending schema migrations (the default).
+
+    Raises:
+        StoreError: the file cannot be opened or is not a database.
+        StoreConfigError: WAL or ``synchronous=FULL`` could not be set.
+        MigrationError: a migration failed, or the file is newer than this program.
+    """
+    try:
+        conn = sqlite3.connect(
+            str(path),
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open the terminal database {path}: {exc}") from exc
+    db = sqlite_utils.Database(conn)
+    check_durability(db)
+    if migrate:
+        from offline_store.migrations import migrate as run_migrations
+
+        run_migrations(db)
+    return db
+
+
+def check_durability(db: sqlite_utils.Database) -> None:
+    """Raise unless the connection is in WAL mode with ``synchronous=FULL``.
+
+    Raises:
+        StoreConfigError: naming the setting that is wrong.
+    """
+    mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreConfigError(f"journal_mode is {mode!r}, not 'wal'")
+    sync = db.execute("PRAGMA synchronous").fetchone()[0]
+    if sync != _SYNCHRONOUS_FULL:
+        raise StoreConfigError(f"synchronous is {sync}, not FULL ({_SYNCHRONOUS_FULL})")

@@ -1,0 +1,95 @@
+"""Members, their cards and points balances in the local cache.
+
+A member's balance is the server's ledger sum as of the last sync
+(``points_base``) plus the entries this terminal recorded since that the
+server has not confirmed yet (``points_ledger`` rows in state ``pending``).
+Nothing overwrites a balance in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from clubcore.errors import UnknownMemberError
+
+__all__ = ["Member", "get_member", "member_by_phone_hash", "member_for_uid", "points_balance"]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """What the lane knows of a member."""
+
+    member_no: str
+    display_name: str
+    tier: str
+    segments: frozenset[str]
+    points_balance: int
+    spend_12m: int
+    status: str
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+_SELECT = (
+    "SELECT m.member_no, m.display_name, m.tier, m.segments, m.spend_12m, m.status, "
+    "m.points_base + COALESCE((SELECT SUM(points) FROM points_ledger l "
+    "WHERE l.member_no = m.member_no AND l.state = 'pending'), 0) "
+    "FROM members m "
+)
+
+
+def _member(row: tuple[object, ...] | None) -> Member | None:
+    if row is None:
+        return None
+    member_no, name, tier, segments, spend, status, balance = row
+    return Member(
+        member_no=str(member_no),
+        display_name=str(name),
+        tier=str(tier),
+        segments=frozenset(s for s in str(segments).split(",") if s),
+        points_balance=int(balance),  # type: ignore[call-overload]
+        spend_12m=int(spend),  # type: ignore[call-overload]
+        status=str(status),
+    )
+
+
+def get_member(db: sqlite_utils.Database, member_no: str) -> Member:
+    """The member with this number.
+
+    Raises:
+        UnknownMemberError: no such member in the cache.
+    """
+    member = _member(db.execute(_SELECT + "WHERE m.member_no = ?", [member_no]).fetchone())
+    if member is None:
+        raise UnknownMemberError(
+            f"no member with number {member_no}", hint="check the number, or sync the terminal"
+        )
+    return member
+
+
+def member_by_phone_hash(db: sqlite_utils.Database, phone_hash: str) -> Member:
+    """The member whose phone hashes to ``phone_hash``.
+
+    Raises:
+        UnknownMemberError: no member has that phone.
+    """
+    row = db.execute(_SELECT + "WHERE m.phone_hash = ? LIMIT 1", [phone_hash]).fetchone()
+    member = _member(row)
+    if member is None:
+        raise UnknownMemberError("no member with this phone number")
+    return member
+
+
+def member_for_uid(db: sqlite_utils.Database, uid_hex: str) -> str | None:
+    """The member number a card UID (upper-case hex) is registered to, if any."""
+    row = db.execute("SELECT member_no FROM cards WHERE uid = ? LIMIT 1", [uid_hex]).fetchone()
+    return str(row[0]) if row else None
+
+
+def points_balance(db: sqlite_utils.Database, member_no: str) -> int:
+    """The member's available points (see the module docstring)."""
+    return get_member(db, member_no).points_balance

@@ -1,0 +1,276 @@
+"""Versioned schema migrations for the terminal database.
+
+Each step has a number and a name, runs in its own transaction, and is
+recorded in ``schema_migrations``. Steps are append-only: a released step is
+never edited, a change is a new step. A database whose recorded version is
+newer than the newest step known here is refused (an older program must not
+write to a newer schema).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from clubcore.errors import MigrationError
+
+__all__ = ["MIGRATIONS", "Migration", "migrate", "schema_version"]
+
+_V1 = """
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+CREATE TABLE tiers (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    min_spend INTEGER NOT NULL DEFAULT 0 CHECK (min_spend >= 0),
+    earn_multiplier_bp INTEGER NOT NULL DEFAULT 10000 CHECK (earn_multiplier_bp >= 0),
+    assignable INTEGER NOT NULL DEFAULT 1,
+    benefits TEXT NOT NULL DEFAULT '[]'
+) WITHOUT ROWID;
+
+-- Only what the lane needs: no address, no birth date, no raw phone number.
+CREATE TABLE members (
+    member_no TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    segments TEXT NOT NULL DEFAULT '',
+    phone_hash TEXT,
+    points_base INTEGER NOT NULL DEFAULT 0,
+    spend_12m INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended', 'closed')),
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX members_phone ON members (phone_hash) WHERE phone_hash IS NOT NULL;
+
+CREATE TABLE cards (
+    serial TEXT PRIMARY KEY,
+    uid TEXT,
+    member_no TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'signed' CHECK (kind IN ('signed', 'uid-only', 'printed')),
+    expires TEXT,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX cards_uid ON cards (uid) WHERE uid IS NOT NULL;
+CREATE INDEX cards_member ON cards (member_no);
+
+CREATE TABLE denylist (
+    serial TEXT PRIMARY KEY,
+    uid TEXT,
+    reason TEXT NOT NULL,
+    listed_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX denylist_uid ON denylist (uid) WHERE uid IS NOT NULL;
+
+CREATE TABLE card_keys (
+    key_id INTEGER PRIMARY KEY,
+    public_key BLOB NOT NULL,
+    retired_at TEXT
+);
+
+CREATE TABLE categories (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    parent TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE products (
+    sku TEXT PRIMARY KEY,
+    barcode TEXT,
+    name TEXT NOT NULL,
+    category TEXT NOT NULL,
+    list_price INTEGER NOT NULL CHECK (list_price >= 0),
+    member_only INTEGER NOT NULL DEFAULT 0,
+    active INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX products_barcode ON products (barcode) WHERE barcode IS NOT NULL;
+CREATE INDEX products_category ON products (category);
+
+CREATE TABLE member_prices (
+    sku TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    price INTEGER NOT NULL CHECK (price >= 0),
+    PRIMARY KEY (sku, tier)
+) WITHOUT ROWID;
+
+CREATE TABLE category_discounts (
+    category TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    percent_bp INTEGER NOT NULL CHECK (percent_bp BETWEEN 0 AND 10000),
+    PRIMARY KEY (category, tier)
+) WITHOUT ROWID;
+
+CREATE TABLE offers (
+    offer_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    unit_price INTEGER,
+    percent_bp INTEGER,
+    sku TEXT,
+    category TEXT,
+    target_member TEXT,
+    target_segment TEXT,
+    target_tier TEXT,
+    starts_at TEXT,
+    ends_at TEXT,
+    stacks INTEGER NOT NULL DEFAULT 0,
+    CHECK ((unit_price IS NULL) <> (percent_bp IS NULL))
+) WITHOUT ROWID;
+CREATE INDEX offers_member ON offers (target_member);
+
+CREATE TABLE sales (
+    sale_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('sale', 'void', 'refund')),
+    ref_sale_id TEXT REFERENCES sales (sale_id),
+    terminal_id TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    business_date TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    member_no TEXT,
+    tier TEXT,
+    id_method TEXT,
+    rules_version INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    subtotal_list INTEGER NOT NULL,
+    member_discount INTEGER NOT NULL,
+    subtotal INTEGER NOT NULL,
+    points_redeemed INTEGER NOT NULL,
+    points_discount INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    points_earned INTEGER NOT NULL,
+    tender TEXT NOT NULL,
+    staff_id TEXT,
+    reason TEXT
+) WITHOUT ROWID;
+CREATE INDEX sales_date ON sales (business_date);
+CREATE INDEX sales_ref ON sales (ref_sale_id) WHERE ref_sale_id IS NOT NULL;
+
+CREATE TABLE sale_lines (
+    sale_id TEXT NOT NULL REFERENCES sales (sale_id),
+    line_no INTEGER NOT NULL,
+    sku TEXT NOT NULL,
+    name TEXT NOT NULL,
+    category TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    list_unit INTEGER NOT NULL,
+    unit_price INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    offer_id TEXT,
+    stacked_offer_id TEXT,
+    PRIMARY KEY (sale_id, line_no)
+) WITHOUT ROWID;
+
+CREATE TABLE points_ledger (
+    entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    member_no TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('earn', 'redeem', 'adjust', 'expire')),
+    points INTEGER NOT NULL,
+    sale_id TEXT REFERENCES sales (sale_id),
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'confirmed'))
+);
+CREATE INDEX points_ledger_member ON points_ledger (member_no, state);
+
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_at TEXT
+);
+CREATE INDEX outbox_pending ON outbox (seq) WHERE sent_at IS NULL;
+
+CREATE TABLE sync_cursors (
+    stream TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE staff (
+    staff_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('manager', 'technician')),
+    pin_hash TEXT NOT NULL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[sqlite_utils.Database], None]
+
+
+def _script(sql: str) -> Callable[[sqlite_utils.Database], None]:
+    def apply(db: sqlite_utils.Database) -> None:
+        # executescript() would COMMIT first; run statement by statement instead
+        for statement in _statements(sql):
+            db.execute(statement)
+
+    return apply
+
+
+def _statements(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _script(_V1)),)
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    """The newest applied migration, 0 for an empty database."""
+    if not db["schema_migrations"].exists():
+        return 0
+    row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: sqlite_utils.Database) -> list[int]:
+    """Apply every pending migration, each in its own transaction.
+
+    Returns:
+        the versions applied now (empty when up to date).
+
+    Raises:
+        MigrationError: a step failed (it is rolled back), or the database is
+            newer than this program.
+    """
+    with db.atomic():
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+    current = schema_version(db)
+    newest = MIGRATIONS[-1].version
+    if current > newest:
+        raise MigrationError(
+            f"the database is at schema version {current}, newer than this program ({newest})"
+        )
+    applied = []
+    for step in MIGRATIONS:
+        if step.version <= current:
+            continue
+        try:
+            with db.atomic():
+                step.apply(db)
+                db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    [step.version, step.name, datetime.now(UTC).isoformat()],
+                )
+        except sqlite3.DatabaseError as exc:
+            raise MigrationError(f"migration {step.version} ({step.name}) failed: {exc}") from exc
+        applied.append(step.version)
+    return applied

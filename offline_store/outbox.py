@@ -1,0 +1,39 @@
+"""The outbox: records waiting to be pushed to the club server.
+
+Entries are written in the same transaction as the record they carry
+(:func:`offline_store.sales.record_sale`), keyed by an idempotency key, and
+marked sent only after the server acknowledged them. They are never deleted
+before that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlite_utils
+
+__all__ = ["OutboxEntry", "pending", "pending_count"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    seq: int
+    idempotency_key: str
+    kind: str
+    payload: str
+    attempts: int
+
+
+def pending_count(db: sqlite_utils.Database) -> int:
+    """How many entries wait to be pushed."""
+    return int(db.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0])
+
+
+def pending(db: sqlite_utils.Database, limit: int = 100) -> list[OutboxEntry]:
+    """The oldest ``limit`` entries waiting to be pushed, in commit order."""
+    rows = db.execute(
+        "SELECT seq, idempotency_key, kind, payload, attempts FROM outbox "
+        "WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
+        [limit],
+    )
+    return [OutboxEntry(*row) for row in rows]

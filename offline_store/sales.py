@@ -1,0 +1,115 @@
+"""Recording sales, voids and refunds: one transaction each, with the outbox entry.
+
+:func:`record_sale` writes the sale, its lines, its points-ledger entries and
+its outbox entry in one SQLite transaction; when it returns, the sale is
+durable (WAL, ``synchronous=FULL``) and will be pushed. When it raises,
+nothing was written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import astuple, fields
+from datetime import date, datetime
+
+import sqlite_utils
+
+from clubcore.errors import UnknownSaleError
+from clubcore.points import LedgerKind
+from clubcore.sale import Sale, SaleKind, SaleLine, Tender
+
+__all__ = ["get_sale", "record_sale", "refunded_quantities"]
+
+_SALE_COLUMNS = [f.name for f in fields(Sale) if f.name != "lines"]
+_LINE_COLUMNS = [f.name for f in fields(SaleLine)]
+
+#: test seam: called inside the transaction just before COMMIT (crash tests)
+before_commit: Callable[[Sale], None] | None = None
+
+
+def _sale_row(sale: Sale) -> list[object]:
+    values: list[object] = []
+    for column in _SALE_COLUMNS:
+        value = getattr(sale, column)
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        values.append(value)
+    return values
+
+
+def record_sale(db: sqlite_utils.Database, sale: Sale) -> None:
+    """Durably record ``sale`` with its ledger entries and its outbox entry.
+
+    Raises:
+        sqlite3.IntegrityError: the sale id exists already (nothing written).
+        StoreError: the write failed (nothing written).
+    """
+    created = sale.created_at.isoformat()
+    with db.atomic():
+        db.execute(
+            f"INSERT INTO sales ({', '.join(_SALE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_SALE_COLUMNS))})",
+            _sale_row(sale),
+        )
+        db.conn.executemany(
+            f"INSERT INTO sale_lines (sale_id, {', '.join(_LINE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * (len(_LINE_COLUMNS) + 1))})",
+            [(sale.sale_id, *astuple(line)) for line in sale.lines],
+        )
+        if sale.member_no is not None:
+            entries = [
+                (LedgerKind.EARN, sale.points_earned),
+                (LedgerKind.REDEEM, -sale.points_redeemed),
+            ]
+            db.conn.executemany(
+                "INSERT INTO points_ledger (member_no, kind, points, sale_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (sale.member_no, str(kind), points, sale.sale_id, created)
+                    for kind, points in entries
+                    if points
+                ],
+            )
+        db.execute(
+            "INSERT INTO outbox (idempotency_key, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+            [sale.sale_id, "sale", json.dumps(sale.to_wire(), sort_keys=True), created],
+        )
+        if before_commit is not None:
+            before_commit(sale)
+
+
+def get_sale(db: sqlite_utils.Database, sale_id: str) -> Sale:
+    """The recorded sale with this id, with its lines.
+
+    Raises:
+        UnknownSaleError: no such sale.
+    """
+    row = db.execute(
+        f"SELECT {', '.join(_SALE_COLUMNS)} FROM sales WHERE sale_id = ?", [sale_id]
+    ).fetchone()
+    if row is None:
+        raise UnknownSaleError(f"no sale with id {sale_id}")
+    data = dict(zip(_SALE_COLUMNS, row, strict=True))
+    lines = tuple(
+        SaleLine(*line)
+        for line in db.execute(
+            f"SELECT {', '.join(_LINE_COLUMNS)} FROM sale_lines WHERE sale_id = ? ORDER BY line_no",
+            [sale_id],
+        )
+    )
+    data["kind"] = SaleKind(data["kind"])
+    data["tender"] = Tender(data["tender"])
+    data["created_at"] = datetime.fromisoformat(data["created_at"])
+    data["business_date"] = date.fromisoformat(data["business_date"])
+    return Sale(lines=lines, **data)
+
+
+def refunded_quantities(db: sqlite_utils.Database, sale_id: str) -> dict[int, int]:
+    """Quantity already voided or refunded per line number of ``sale_id`` (positive)."""
+    rows = db.execute(
+        "SELECT l.line_no, -SUM(l.quantity) FROM sale_lines l JOIN sales s USING (sale_id) "
+        "WHERE s.ref_sale_id = ? GROUP BY l.line_no",
+        [sale_id],
+    )
+    return {int(line_no): int(qty) for line_no, qty in rows}

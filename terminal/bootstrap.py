@@ -1,0 +1,104 @@
+"""The one place that wires a terminal: store, clock, identity and services.
+
+The Kivy app, the CLI and the tests all call :func:`bootstrap`; tests pass a
+fixed clock or their own data directory, nothing else differs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+import sqlite_utils
+
+from clubcore.errors import ConfigError
+from clubcore.money import CURRENCIES, Currency
+from offline_store.catalog import get_setting
+from offline_store.db import DB_FILENAME, open_db
+from terminal.checkout import Checkout
+
+__all__ = ["DATA_DIR_ENV", "Clock", "Terminal", "bootstrap", "default_data_dir"]
+
+#: environment variable naming the data directory
+DATA_DIR_ENV = "CLUB_TERMINAL_DATA_DIR"
+
+Clock = Callable[[], datetime]
+
+
+def default_data_dir() -> Path:
+    """``$CLUB_TERMINAL_DATA_DIR``, else the per-user data directory."""
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env) if env else Path(platformdirs.user_data_dir("club-terminal"))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Terminal:
+    """A wired terminal. Open one per thread that touches the database."""
+
+    data_dir: Path
+    db: sqlite_utils.Database
+    clock: Clock
+
+    def setting(self, key: str, default: str) -> str:
+        value = get_setting(self.db, key)
+        return default if value is None else value
+
+    @property
+    def terminal_id(self) -> str:
+        return self.setting("terminal_id", "unprovisioned")
+
+    @property
+    def store_id(self) -> str:
+        return self.setting("store_id", "unprovisioned")
+
+    @cached_property
+    def currency(self) -> Currency:
+        code = self.setting("currency", "IRT")
+        try:
+            return CURRENCIES[code]
+        except KeyError:
+            raise ConfigError("currency", f"unknown currency {code!r}") from None
+
+    @cached_property
+    def timezone(self) -> ZoneInfo:
+        name = self.setting("timezone", "UTC")
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError("timezone", f"unknown time zone {name!r}") from None
+
+    def local_now(self) -> datetime:
+        return self.clock().astimezone(self.timezone)
+
+    def checkout(self) -> Checkout:
+        """A new, empty checkout session on this terminal."""
+        return Checkout(self)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def bootstrap(data_dir: str | Path | None = None, *, clock: Clock | None = None) -> Terminal:
+    """Open the terminal in ``data_dir`` (created if needed), migrating its database.
+
+    Raises:
+        ConfigError: the data directory cannot be created or written.
+        StoreError: the database cannot be opened.
+    """
+    path = Path(data_dir) if data_dir is not None else default_data_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError("data_dir", f"cannot create {path}: {exc.strerror}") from exc
+    db = open_db(path / DB_FILENAME)
+    return Terminal(data_dir=path, db=db, clock=clock or utc_now)

@@ -1,0 +1,211 @@
+"""The headless checkout: a basket, a customer, points, and completion.
+
+The UI and the CLI drive a :class:`Checkout`; it never touches a screen. Every
+action re-prices the whole basket; an action the pricing refuses (unknown
+product, bad quantity, member-only item, redemption over a limit) raises and
+leaves the checkout exactly as it was.
+
+Completing writes the sale, its points entries and its outbox entry in one
+SQLite transaction (:func:`offline_store.sales.record_sale`); the cashier may
+say "done" only after :meth:`Checkout.complete` returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from clubcore.errors import RedemptionError, SaleStateError, UnknownMemberError
+from clubcore.pricing import BasketItem, Customer, PricedBasket, ProductPricing, price_basket
+from clubcore.sale import Sale, Tender, new_sale_id
+from offline_store import catalog, members, sales
+from offline_store.members import Member
+
+if TYPE_CHECKING:
+    from terminal.bootstrap import Terminal
+
+__all__ = ["Checkout", "CheckoutState"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutState:
+    """Everything a checkout holds; replaced whole on each accepted action."""
+
+    quantities: dict[str, int] = field(default_factory=dict)  # sku -> qty, in line order
+    member: Member | None = None
+    id_method: str | None = None
+    redeem_points: int = 0
+
+
+class Checkout:
+    """One customer's basket on one terminal."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+        self.db = terminal.db
+        self.rules = catalog.load_rules(self.db)
+        self.state = CheckoutState()
+        self._products: dict[str, ProductPricing] = {}
+        self.priced = self._price(self.state)
+
+    # -- pricing ---------------------------------------------------------
+
+    def _redeem_cap(self, member: Member) -> int:
+        """Points the offline policy still allows this member to redeem."""
+        cap = int(self.terminal.setting("offline.redeem_cap_points", "5000"))
+        pending = self.db.execute(
+            "SELECT COALESCE(-SUM(points), 0) FROM points_ledger "
+            "WHERE member_no = ? AND kind = 'redeem' AND state = 'pending'",
+            [member.member_no],
+        ).fetchone()[0]
+        return max(cap - int(pending), 0)
+
+    def _price(self, state: CheckoutState) -> PricedBasket:
+        missing = [sku for sku in state.quantities if sku not in self._products]
+        if missing:
+            self._products.update(catalog.pricing_for(self.db, missing))
+        items = [BasketItem(self._products[sku], qty) for sku, qty in state.quantities.items()]
+        member = state.member
+        customer = None
+        offers = []
+        now = self.terminal.clock()
+        if member is not None:
+            customer = Customer(member.member_no, member.tier, member.segments)
+            offers = catalog.offers_for(self.db, member.member_no, now)
+        return price_basket(
+            items,
+            customer,
+            self.rules,
+            offers,
+            now=now,
+            redeem_points=state.redeem_points,
+            points_balance=member.points_balance if member else 0,
+            redeem_cap=self._redeem_cap(member) if member and state.redeem_points else None,
+        )
+
+    def _apply(self, state: CheckoutState) -> PricedBasket:
+        priced = self._price(state)  # raises before anything changes
+        self.state, self.priced = state, priced
+        return priced
+
+    # -- basket ------------------------------------------------------------
+
+    def add(self, code: str, quantity: int = 1) -> PricedBasket:
+        """Add ``quantity`` of a product by SKU or barcode (merging with its line).
+
+        Raises:
+            UnknownProductError, QuantityError, MemberOnlyItemError, RedemptionError.
+        """
+        sku = catalog.find_product(self.db, code)
+        quantities = dict(self.state.quantities)
+        quantities[sku] = quantities.get(sku, 0) + quantity
+        if quantity < 1:
+            quantities[sku] = quantity  # let pricing reject it with its message
+        return self._apply(dataclasses.replace(self.state, quantities=quantities))
+
+    def set_quantity(self, sku: str, quantity: int) -> PricedBasket:
+        """Change a line's quantity.
+
+        Raises:
+            SaleStateError: the SKU is not in the basket.
+            QuantityError: quantity below 1 or too large (remove the line instead).
+        """
+        if sku not in self.state.quantities:
+            raise SaleStateError(f"{sku} is not in the basket")
+        quantities = {**self.state.quantities, sku: quantity}
+        return self._apply(dataclasses.replace(self.state, quantities=quantities))
+
+    def remove(self, sku: str) -> PricedBasket:
+        """Remove a line. Raises SaleStateError when it is not in the basket."""
+        if sku not in self.state.quantities:
+            raise SaleStateError(f"{sku} is not in the basket")
+        quantities = {k: v for k, v in self.state.quantities.items() if k != sku}
+        return self._apply(dataclasses.replace(self.state, quantities=quantities))
+
+    # -- the customer --------------------------------------------------------
+
+    def identify(self, member_no: str, id_method: str = "manual") -> PricedBasket:
+        """Identify the customer as member ``member_no``; the basket re-prices.
+
+        Raises:
+            UnknownMemberError: unknown, suspended or closed member.
+        """
+        return self.identify_member(members.get_member(self.db, member_no), id_method)
+
+    def identify_member(self, member: Member, id_method: str) -> PricedBasket:
+        """Identify the customer from an already looked-up member."""
+        if not member.active:
+            raise UnknownMemberError(
+                f"membership {member.member_no} is {member.status}",
+                hint="the member should contact the club",
+            )
+        state = dataclasses.replace(self.state, member=member, id_method=id_method, redeem_points=0)
+        return self._apply(state)
+
+    def drop_member(self) -> PricedBasket:
+        """Forget the customer: list prices again, no redemption.
+
+        Raises:
+            MemberOnlyItemError: the basket holds a member-only item.
+        """
+        state = dataclasses.replace(self.state, member=None, id_method=None, redeem_points=0)
+        return self._apply(state)
+
+    def redeem(self, points: int) -> PricedBasket:
+        """Redeem ``points`` on this sale (0 cancels a redemption).
+
+        Raises:
+            RedemptionError: no member, or over the balance, the cap or the offline policy.
+        """
+        if self.state.member is None and points:
+            raise RedemptionError("identify the member before redeeming points")
+        return self._apply(dataclasses.replace(self.state, redeem_points=points))
+
+    def max_redeemable(self) -> int:
+        """The most points the identified member can redeem on this basket now."""
+        member = self.state.member
+        if member is None:
+            return 0
+        from clubcore.points import max_redeemable
+
+        return max_redeemable(
+            self.priced.subtotal, member.points_balance, self.rules.points, self._redeem_cap(member)
+        )
+
+    # -- ending --------------------------------------------------------------
+
+    def complete(self, tender: Tender | str = Tender.CASH) -> Sale:
+        """Record the sale durably and start a new, empty basket.
+
+        Raises:
+            SaleStateError: the basket is empty.
+            ValueError: an unknown tender.
+        """
+        if not self.state.quantities:
+            raise SaleStateError("the basket is empty")
+        tender = Tender(tender)
+        self.priced = self._price(self.state)  # offers may have started or ended meanwhile
+        created = self.terminal.clock()
+        local = created.astimezone(self.terminal.timezone)
+        sale = Sale.from_basket(
+            self.priced,
+            tender=tender,
+            id_method=self.state.id_method,
+            sale_id=new_sale_id(),
+            terminal_id=self.terminal.terminal_id,
+            store_id=self.terminal.store_id,
+            created_at=created,
+            business_date=local.date(),
+            hour=local.hour,
+            currency=self.terminal.currency.code,
+        )
+        sales.record_sale(self.db, sale)
+        self.void()
+        return sale
+
+    def void(self) -> None:
+        """Discard the basket before completion (nothing was recorded)."""
+        self.rules = catalog.load_rules(self.db)
+        self.state = CheckoutState()
+        self.priced = self._price(self.state)

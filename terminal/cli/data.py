@@ -1,0 +1,102 @@
+"""Data at the command line: ``demo-data`` and the scripted ``demo``."""
+
+from __future__ import annotations
+
+import shutil
+
+import click
+
+from clubcore.errors import SaleStateError
+from offline_store import members
+from offline_store.db import DB_FILENAME
+from offline_store.reports import daily_report
+from terminal import demo_data
+from terminal.bootstrap import bootstrap
+from terminal.cli.base import cli, handle_errors, opened
+from terminal.receipt import receipt_text, report_text
+
+__all__ = ["demo", "demo_data_command"]
+
+
+def _progress(label: str, done: int, total: int) -> None:
+    click.echo(f"\r  {label}: {done:,}/{total:,}", nl=done >= total, err=True)
+
+
+@cli.command("demo-data")
+@click.option("--members", default=2_000, show_default=True, help="How many members.")
+@click.option("--products", default=300, show_default=True, help="How many products.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same data).")
+@click.option("--force", is_flag=True, help="Delete this terminal's data first.")
+@click.pass_context
+@handle_errors
+def demo_data_command(
+    ctx: click.Context, members: int, products: int, seed: int, force: bool
+) -> None:
+    """Seed a realistic demo store into this terminal's data directory.
+
+    Tiers basic, silver, gold, platinum and a VIP group; products in
+    categories with member prices and category discounts; members with
+    cards; offers; manager PIN 1234 and technician PIN 4321.
+    """
+    data_dir = ctx.obj["data_dir"]
+    if force and (data_dir / DB_FILENAME).exists():
+        for suffix in ("", "-wal", "-shm"):
+            (data_dir / (DB_FILENAME + suffix)).unlink(missing_ok=True)
+    with opened(ctx, require_data=False) as terminal:
+        if terminal.db["products"].count or terminal.db["sales"].count:
+            raise SaleStateError(f"{data_dir} already holds data", hint="use --force to replace it")
+        summary = demo_data.seed(
+            terminal.db,
+            members=members,
+            products=products,
+            seed=seed,
+            now=terminal.clock(),
+            progress=_progress,
+        )
+    click.echo(
+        f"demo store ready in {data_dir}: {summary.members:,} members, "
+        f"{summary.products:,} products, {summary.member_prices:,} member prices, "
+        f"{summary.offers} offers ({summary.seconds:.1f} s)"
+    )
+    click.echo(f"try: club-terminal sale --member {demo_data.member_number(0)} --item P000001:2")
+
+
+@cli.command()
+@click.option("--fresh", is_flag=True, help="Start from a new demo store (deletes this data).")
+@click.pass_context
+@handle_errors
+def demo(ctx: click.Context, fresh: bool) -> None:
+    """A scripted demo: seed a store if needed, ring up sales, show the day.
+
+    Until the touchscreen app lands this runs in the terminal: a non-member
+    sale at list prices, a member sale with member prices, an offer and a
+    points redemption, then the daily report.
+    """
+    data_dir = ctx.obj["data_dir"]
+    if fresh and data_dir.exists():
+        shutil.rmtree(data_dir)
+    terminal = bootstrap(data_dir)
+    try:
+        if not terminal.db["products"].count:
+            click.echo(f"seeding a demo store in {data_dir} ...")
+            demo_data.seed(terminal.db, now=terminal.clock())
+        member = demo_data.member_number(0)
+        basket = ["P000001", "P000012", "P000030", "P000053"]
+        click.echo("\n== A non-member buys four items at list prices ==\n")
+        checkout = terminal.checkout()
+        for sku in basket:
+            checkout.add(sku)
+        click.echo(receipt_text(checkout.complete("cash"), terminal.currency))
+        click.echo(f"\n== Member {member} taps their card: member prices, offers, points ==\n")
+        checkout.identify(member, "card")
+        for sku in [*basket, "P000001", "P000005", "P000019"]:
+            checkout.add(sku)
+        checkout.redeem(min(checkout.max_redeemable(), 1_000))
+        sale = checkout.complete("card")
+        known = members.get_member(terminal.db, member)
+        click.echo(receipt_text(sale, terminal.currency, known.display_name, known.points_balance))
+        click.echo("\n== The manager's daily report (this lane) ==\n")
+        report = daily_report(terminal.db, terminal.local_now().date(), terminal.currency.code)
+        click.echo(report_text(report, terminal.currency))
+    finally:
+        terminal.close()

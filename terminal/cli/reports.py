@@ -1,0 +1,83 @@
+"""Reports at the command line: ``report daily``, ``status``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import click
+
+from clubcore.errors import FormatError
+from offline_store import outbox
+from offline_store.reports import daily_report
+from terminal.cli.base import cli, emit_json, handle_errors, opened
+from terminal.receipt import report_csv, report_text
+
+__all__ = ["daily", "report", "status"]
+
+
+@cli.group()
+def report() -> None:
+    """Sales reports."""
+
+
+@report.command()
+@click.option("--date", "day", metavar="YYYY-MM-DD", help="Business day [default: today].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format (json/csv amounts in minor units).",
+)
+@click.option("--top", default=10, show_default=True, help="How many top members to list.")
+@click.pass_context
+@handle_errors
+def daily(ctx: click.Context, day: str | None, fmt: str, top: int) -> None:
+    """Today's (or a day's) member sales on this lane.
+
+    Sales count and total, member vs non-member share, discount given, points
+    earned and redeemed, by tier, by hour, top members and the share of member
+    sales from the top 20% of members. Voids and refunds are netted.
+    """
+    with opened(ctx) as terminal:
+        if day is None:
+            business_date = terminal.local_now().date()
+        else:
+            try:
+                business_date = date.fromisoformat(day)
+            except ValueError:
+                raise FormatError(f"--date {day!r}: expected YYYY-MM-DD") from None
+        result = daily_report(terminal.db, business_date, terminal.currency.code, top)
+        if fmt == "json":
+            emit_json(result.as_dict())
+        elif fmt == "csv":
+            click.echo(report_csv(result), nl=False)
+        else:
+            click.echo(report_text(result, terminal.currency))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+@handle_errors
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The terminal's identity, data and sync backlog."""
+    with opened(ctx, require_data=False) as terminal:
+        db = terminal.db
+        info = {
+            "data_dir": str(terminal.data_dir),
+            "terminal_id": terminal.terminal_id,
+            "store_id": terminal.store_id,
+            "rules_version": int(terminal.setting("rules_version", "0")),
+            "members": db["members"].count,
+            "products": db["products"].count,
+            "sales": db["sales"].count,
+            "outbox_pending": outbox.pending_count(db),
+            "checked_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
+    if as_json:
+        emit_json(info)
+    else:
+        for key, value in info.items():
+            click.echo(f"{key:16} {value}")
