@@ -84,10 +84,10 @@ def format_amount(amount: int, currency: Currency) -> str:
     digits = currency.minor_digits + len(str(currency.display_divisor)) - 1
     whole, frac = divmod(amount, scale)
     text = f"{whole:,}"
-    if frac:
-        frac_text = str(frac).rjust(digits, "0").rstrip("0")
-        text = f"{text}.{frac_text}"
-    elif currency.minor_digits:
-        text = f"{text}.{'0' * currency.minor_digits}"
+    decimals = str(frac).rjust(digits, "0")
+    # always show the currency's own decimals; show display-unit fractions only when nonzero
+    kept = decimals[: currency.minor_digits] + decimals[currency.minor_digits :].rstrip("0")
+    if kept:
+        text = f"{text}.{kept}"
     suffix = f" {currency.display_symbol}" if currency.display_symbol else ""
     return f"{sign}{text}{suffix}"

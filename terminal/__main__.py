@@ -1,0 +1,5 @@
+"""``python -m terminal`` runs the ``club-terminal`` command line."""
+
+from terminal.cli import main
+
+main()
