@@ -243,36 +243,65 @@ class PricedBasket:
         return tuple(sorted(ids))
 
 
-def _best_base(
-    product: ProductPricing, customer: Customer, offers: Iterable[Offer]
-) -> tuple[int, PriceSource, str | None]:
-    tier = customer.tier
-    candidates: list[tuple[int, int, str, PriceSource, str | None]] = []
+@dataclass(frozen=True, slots=True)
+class _Targeted:
+    """A customer's applicable offers, sorted out once per basket."""
 
-    def add(price: int, source: PriceSource, offer_id: str | None = None) -> None:
-        candidates.append((price, _SOURCE_ORDER[source], offer_id or "", source, offer_id))
+    base: tuple[tuple[Offer, PriceSource], ...]  # non-stacking offers and their rank
+    stacking: tuple[Offer, ...]  # best first: largest percentage, then lower id
 
-    add(product.list_price, PriceSource.LIST)
-    if tier in product.member_prices:
-        add(product.member_prices[tier], PriceSource.MEMBER_PRICE)
-    if tier in product.category_discounts_bp:
-        bp = product.category_discounts_bp[tier]
-        add(apply_percent(product.list_price, bp), PriceSource.CATEGORY)
-    for offer in offers:
-        if offer.stacks or not offer.covers(product):
-            continue
-        source = offer.target_source(customer)
-        if source is not None:
-            add(offer.unit_price_for(product.list_price), source, offer.offer_id)
-    price, _, _, source, offer_id = min(candidates)
-    return max(price, 0), source, offer_id
+    @classmethod
+    def of(cls, customer: Customer, offers: Iterable[Offer]) -> _Targeted:
+        base, stacking = [], []
+        for offer in offers:
+            source = offer.target_source(customer)
+            if source is None:
+                continue
+            if offer.stacks:
+                stacking.append(offer)
+            else:
+                base.append((offer, source))
+        stacking.sort(key=lambda o: (-(o.percent_bp or 0), o.offer_id))
+        return cls(tuple(base), tuple(stacking))
+
+
+def _member_price(
+    product: ProductPricing, tier: str, targeted: _Targeted
+) -> tuple[int, PriceSource, str | None, str | None]:
+    """(unit price, source, offer id, stacked offer id) for a member of ``tier``."""
+    best = (product.list_price, _SOURCE_ORDER[PriceSource.LIST], "")
+    source, offer_id = PriceSource.LIST, None
+    member_price = product.member_prices.get(tier)
+    if member_price is not None:
+        key = (member_price, _SOURCE_ORDER[PriceSource.MEMBER_PRICE], "")
+        if key < best:
+            best, source = key, PriceSource.MEMBER_PRICE
+    bp = product.category_discounts_bp.get(tier)
+    if bp is not None:
+        key = (apply_percent(product.list_price, bp), _SOURCE_ORDER[PriceSource.CATEGORY], "")
+        if key < best:
+            best, source = key, PriceSource.CATEGORY
+    for offer, offer_source in targeted.base:
+        if offer.covers(product):
+            key = (
+                offer.unit_price_for(product.list_price),
+                _SOURCE_ORDER[offer_source],
+                offer.offer_id,
+            )
+            if key < best:
+                best, source, offer_id = key, offer_source, offer.offer_id
+    unit = max(best[0], 0)
+    for offer in targeted.stacking:
+        if offer.covers(product):
+            return offer.unit_price_for(unit), source, offer_id, offer.offer_id
+    return unit, source, offer_id, None
 
 
 def price_line(
     line_no: int,
     item: BasketItem,
     customer: Customer | None,
-    offers: Sequence[Offer] = (),
+    offers: Sequence[Offer] | _Targeted = (),
 ) -> PricedLine:
     """Price one line (see the module docstring for precedence).
 
@@ -293,10 +322,8 @@ def price_line(
                 hint="identify the member first, or remove the item",
             )
     else:
-        unit, source, offer_id = _best_base(product, customer, offers)
-        stacked = _best_stacking(product, customer, offers)
-        if stacked is not None:
-            unit, stacked_id = stacked.unit_price_for(unit), stacked.offer_id
+        targeted = offers if isinstance(offers, _Targeted) else _Targeted.of(customer, offers)
+        unit, source, offer_id, stacked_id = _member_price(product, customer.tier, targeted)
     return PricedLine(
         line_no=line_no,
         sku=product.sku,
@@ -309,13 +336,6 @@ def price_line(
         offer_id=offer_id,
         stacked_offer_id=stacked_id,
     )
-
-
-def _best_stacking(
-    product: ProductPricing, customer: Customer, offers: Iterable[Offer]
-) -> Offer | None:
-    stacking = [o for o in offers if o.stacks and o.covers(product) and o.target_source(customer)]
-    return min(stacking, key=lambda o: (-(o.percent_bp or 0), o.offer_id), default=None)
 
 
 def price_basket(
@@ -345,8 +365,10 @@ def price_basket(
         QuantityError, MemberOnlyItemError: a line cannot be priced.
         RedemptionError: the redemption exceeds a limit, or there is no member.
     """
-    active = [o for o in offers if o.is_active(now)] if customer is not None else []
-    lines = tuple(price_line(n, item, customer, active) for n, item in enumerate(items, 1))
+    targeted = _Targeted((), ())
+    if customer is not None:
+        targeted = _Targeted.of(customer, (o for o in offers if o.is_active(now)))
+    lines = tuple(price_line(n, item, customer, targeted) for n, item in enumerate(items, 1))
     basket = PricedBasket(lines, customer, rules.version)
     if customer is None:
         if redeem_points:

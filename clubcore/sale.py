@@ -13,14 +13,22 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
 from clubcore.errors import FormatError
 from clubcore.pricing import PricedBasket, PricedLine
 
-__all__ = ["Sale", "SaleKind", "SaleLine", "Tender", "new_sale_id"]
+__all__ = [
+    "LINE_FIELDS",
+    "SALE_FIELDS",
+    "Sale",
+    "SaleKind",
+    "SaleLine",
+    "Tender",
+    "new_sale_id",
+]
 
 WIRE_VERSION = 1
 
@@ -57,6 +65,10 @@ class SaleLine:
     @property
     def line_total(self) -> int:
         return self.unit_price * self.quantity
+
+    def values(self) -> tuple[object, ...]:
+        """The fields in declaration order (cheaper than ``dataclasses.astuple``)."""
+        return tuple(getattr(self, name) for name in LINE_FIELDS)
 
     @property
     def list_total(self) -> int:
@@ -133,13 +145,13 @@ class Sale:
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready wire form (see docs/sync-protocol when it exists)."""
-        data = asdict(self)
+        data: dict[str, Any] = {name: getattr(self, name) for name in SALE_FIELDS}
         data["v"] = WIRE_VERSION
         data["kind"] = str(self.kind)
         data["tender"] = str(self.tender)
         data["created_at"] = self.created_at.isoformat()
         data["business_date"] = self.business_date.isoformat()
-        data["lines"] = [asdict(line) for line in self.lines]
+        data["lines"] = [dict(zip(LINE_FIELDS, line.values(), strict=True)) for line in self.lines]
         return data
 
     @classmethod
@@ -161,3 +173,8 @@ class Sale:
             return cls(**fields)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise FormatError(f"malformed sale record: {exc}") from exc
+
+
+#: field names, in order; ``SALE_FIELDS`` leaves out ``lines``
+LINE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(SaleLine))
+SALE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Sale) if f.name != "lines")

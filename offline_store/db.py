@@ -12,14 +12,16 @@ which commits on success and rolls back on any exception, nesting as savepoints.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from pathlib import Path
 
 import sqlite_utils
 
 from clubcore.errors import StoreConfigError, StoreError
 
-__all__ = ["DB_FILENAME", "check_durability", "open_db"]
+__all__ = ["DB_FILENAME", "Checkpointer", "check_durability", "open_db"]
 
 DB_FILENAME = "terminal.db"
 
@@ -73,3 +75,53 @@ def check_durability(db: sqlite_utils.Database) -> None:
     sync = db.execute("PRAGMA synchronous").fetchone()[0]
     if sync != _SYNCHRONOUS_FULL:
         raise StoreConfigError(f"synchronous is {sync}, not FULL ({_SYNCHRONOUS_FULL})")
+
+
+log = logging.getLogger(__name__)
+
+
+class Checkpointer:
+    """Moves WAL pages into the database file on a background thread.
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses the
+    threshold, adding the database file's fsync to that sale's commit time.
+    A long-running terminal turns it off on its own connection and lets this
+    thread run ``PRAGMA wal_checkpoint(PASSIVE)`` every ``interval`` seconds on
+    a connection of its own; passive checkpoints never block writers, and the
+    WAL stays bounded. Durability is unchanged: a commit is durable once its
+    WAL frames are synced.
+    """
+
+    def __init__(self, path: str | Path, interval: float = 1.0) -> None:
+        self.path = Path(path)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal checkpointer", daemon=True)
+
+    def start(self, *connections: sqlite_utils.Database) -> None:
+        """Turn off automatic checkpoints on ``connections`` and start the thread."""
+        for db in connections:
+            db.execute("PRAGMA wal_autocheckpoint = 0")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread after one last checkpoint."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(
+            str(self.path), timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
+        try:
+            while True:
+                stopping = self._stop.wait(self.interval)
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.DatabaseError:
+                    log.warning("WAL checkpoint of %s failed; will retry", self.path, exc_info=True)
+                if stopping:
+                    return
+        finally:
+            conn.close()

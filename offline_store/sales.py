@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import astuple, fields
 from datetime import date, datetime
 
 import sqlite_utils
 
 from clubcore.errors import UnknownSaleError
 from clubcore.points import LedgerKind
-from clubcore.sale import Sale, SaleKind, SaleLine, Tender
+from clubcore.sale import LINE_FIELDS, SALE_FIELDS, Sale, SaleKind, SaleLine, Tender
 
 __all__ = ["get_sale", "record_sale", "refunded_quantities"]
 
-_SALE_COLUMNS = [f.name for f in fields(Sale) if f.name != "lines"]
-_LINE_COLUMNS = [f.name for f in fields(SaleLine)]
+_SALE_COLUMNS = SALE_FIELDS
+_LINE_COLUMNS = LINE_FIELDS
 
 #: test seam: called inside the transaction just before COMMIT (crash tests)
 before_commit: Callable[[Sale], None] | None = None
@@ -55,7 +54,7 @@ def record_sale(db: sqlite_utils.Database, sale: Sale) -> None:
         db.conn.executemany(
             f"INSERT INTO sale_lines (sale_id, {', '.join(_LINE_COLUMNS)}) "
             f"VALUES ({', '.join('?' * (len(_LINE_COLUMNS) + 1))})",
-            [(sale.sale_id, *astuple(line)) for line in sale.lines],
+            [(sale.sale_id, *line.values()) for line in sale.lines],
         )
         if sale.member_no is not None:
             entries = [

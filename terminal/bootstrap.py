@@ -20,7 +20,7 @@ import sqlite_utils
 from clubcore.errors import ConfigError
 from clubcore.money import CURRENCIES, Currency
 from offline_store.catalog import get_setting
-from offline_store.db import DB_FILENAME, open_db
+from offline_store.db import DB_FILENAME, Checkpointer, open_db
 from terminal.checkout import Checkout
 
 __all__ = ["DATA_DIR_ENV", "Clock", "Terminal", "bootstrap", "default_data_dir"]
@@ -48,6 +48,7 @@ class Terminal:
     data_dir: Path
     db: sqlite_utils.Database
     clock: Clock
+    checkpointer: Checkpointer | None = None
 
     def setting(self, key: str, default: str) -> str:
         value = get_setting(self.db, key)
@@ -85,11 +86,24 @@ class Terminal:
         return Checkout(self)
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.db.close()
 
 
-def bootstrap(data_dir: str | Path | None = None, *, clock: Clock | None = None) -> Terminal:
+def bootstrap(
+    data_dir: str | Path | None = None,
+    *,
+    clock: Clock | None = None,
+    background_checkpoints: bool = False,
+) -> Terminal:
     """Open the terminal in ``data_dir`` (created if needed), migrating its database.
+
+    Arguments:
+        data_dir: where the terminal keeps its data [default: :func:`default_data_dir`].
+        clock: returns the current time, timezone-aware [default: the system clock, UTC].
+        background_checkpoints: for long-running terminals (the app, benchmarks):
+            move WAL checkpoints off the commit path (:class:`Checkpointer`).
 
     Raises:
         ConfigError: the data directory cannot be created or written.
@@ -101,4 +115,8 @@ def bootstrap(data_dir: str | Path | None = None, *, clock: Clock | None = None)
     except OSError as exc:
         raise ConfigError("data_dir", f"cannot create {path}: {exc.strerror}") from exc
     db = open_db(path / DB_FILENAME)
-    return Terminal(data_dir=path, db=db, clock=clock or utc_now)
+    terminal = Terminal(data_dir=path, db=db, clock=clock or utc_now)
+    if background_checkpoints:
+        terminal.checkpointer = Checkpointer(path / DB_FILENAME)
+        terminal.checkpointer.start(db)
+    return terminal

@@ -15,18 +15,26 @@ from __future__ import annotations
 import json
 import random
 import secrets
+from bisect import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
+from itertools import accumulate, islice
 
 import sqlite_utils
 
 from offline_store.catalog import put_settings
-from terminal.entry import luhn_check_digit, phone_lookup_key
+from terminal.entry import e164_lookup_key, luhn_check_digit
 from terminal.pins import set_pin
 
-__all__ = ["DEMO_MANAGER_PIN", "DEMO_TECHNICIAN_PIN", "SeedSummary", "member_number", "seed"]
+__all__ = [
+    "DEMO_MANAGER_PIN",
+    "DEMO_TECHNICIAN_PIN",
+    "SeedSummary",
+    "member_number",
+    "member_numbers",
+    "seed",
+]
 
 DEMO_MANAGER_PIN = "1234"
 DEMO_TECHNICIAN_PIN = "4321"
@@ -152,35 +160,53 @@ def _member_prices(count: int) -> Iterator[tuple[object, ...]]:
             yield (f"P{index:06d}", tier, member_price)
 
 
-def _members(
-    rng: random.Random, count: int, salt: bytes, stamp: str
-) -> Iterator[tuple[object, ...]]:
+def member_numbers(count: int) -> Iterator[str]:
+    """``member_number(i)`` for i in ``range(count)``, ten times faster in bulk.
+
+    The Luhn sum of a number's prefix is shared by the ten numbers that differ
+    only in their last digit, so it is computed once per ten.
+    """
+    for prefix in range(10_000_000, 10_000_000 + (count + 9) // 10):
+        text = str(prefix)
+        rest = sum(int(c) for c in text[-1::-2]) + sum(_DOUBLED[int(c)] for c in text[-2::-2])
+        for last in range(10):
+            if (prefix - 10_000_000) * 10 + last >= count:
+                return
+            yield f"{text}{last}{-(rest + _DOUBLED[last]) % 10}"
+
+
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
+def _insert_members(
+    db: sqlite_utils.Database,
+    rng: random.Random,
+    count: int,
+    salt: bytes,
+    stamp: str,
+    progress: Progress | None,
+) -> None:
+    """Members and their cards (a UID-registered card each), in batches."""
+    total_weight = sum(TIER_WEIGHTS.values())
+    thresholds = list(accumulate(w / total_weight for w in TIER_WEIGHTS.values()))
     tiers = list(TIER_WEIGHTS)
-    weights = list(TIER_WEIGHTS.values())
-    for index in range(count):
-        tier = rng.choices(tiers, weights)[0]
-        name = f"{FIRST_NAMES[index % len(FIRST_NAMES)]} {chr(65 + rng.randrange(26))}."
-        segments = ",".join(s for s in SEGMENTS if rng.random() < 0.1)
-        phone = f"+98912{index:07d}"
-        points = rng.randrange(0, 20_000)
-        spend = rng.randrange(0, 200_000_000)
-        yield (
-            member_number(index),
-            name,
-            tier,
-            segments,
-            phone_lookup_key(phone, salt),
-            points,
-            spend,
-            "active",
-            stamp,
-        )
-
-
-def _cards(count: int, stamp: str) -> Iterator[tuple[object, ...]]:
-    for index in range(count):
-        uid = f"04{index:012X}"
-        yield (f"S{index:09d}", uid, member_number(index), "uid-only", None, stamp)
+    random = rng.random
+    numbers = enumerate(member_numbers(count))
+    while batch := list(islice(numbers, 50_000)):
+        members, cards = [], []
+        for index, number in batch:
+            tier = tiers[bisect(thresholds, random())] if index else "basic"
+            name = f"{FIRST_NAMES[index % len(FIRST_NAMES)]} {chr(65 + int(random() * 26))}."
+            segments = ",".join(s for s in SEGMENTS if random() < 0.1)
+            phone_key = e164_lookup_key(f"+98912{index:07d}", salt)
+            points, spend = int(random() * 20_000), int(random() * 200_000_000)
+            members.append((number, name, tier, segments, phone_key, points, spend, "active",
+                            stamp))  # fmt: skip
+            cards.append((str(index + 1), f"04{index:012X}", number, "uid-only", None, stamp))
+        db.conn.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", members)
+        db.conn.executemany("INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?)", cards)
+        if progress:
+            progress("members", batch[-1][0] + 1, count)
 
 
 def _insert(
@@ -317,22 +343,7 @@ def seed(
             products * 3 // 2,
             progress,
         )
-        _insert(
-            db,
-            "INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _members(rng, members, salt, stamp),
-            "members",
-            members,
-            progress,
-        )
-        _insert(
-            db,
-            "INSERT INTO cards VALUES (?, ?, ?, ?, ?, ?)",
-            _cards(members, stamp),
-            "cards",
-            members,
-            progress,
-        )
+        _insert_members(db, rng, members, salt, stamp, progress)
         offers = _offers(now) if products > 40 and members > 0 else []
         db.conn.executemany(f"INSERT INTO offers VALUES ({', '.join('?' * 13)})", offers)
         put_settings(

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clubcore.money import CURRENCIES, BP_ONE, apply_percent, format_amount, percent_of
+from clubcore.money import BP_ONE, CURRENCIES, apply_percent, format_amount, percent_of
 
 amounts = st.integers(min_value=0, max_value=10**12)
 bps = st.integers(min_value=0, max_value=BP_ONE)

@@ -12,6 +12,7 @@ from clubcore.pricing import (
     BasketItem,
     Customer,
     Offer,
+    PricedBasket,
     PriceSource,
     ProductPricing,
     RuleSet,
@@ -29,12 +30,21 @@ GOLD = Customer("1001", "gold", frozenset({"family"}))
 
 
 def product(sku: str = "A", price: int = 10_000, **kw: object) -> ProductPricing:
-    return ProductPricing(sku=sku, name=f"item {sku}", category=str(kw.pop("category", "dairy")),
-                          list_price=price, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return ProductPricing(
+        sku=sku,
+        name=f"item {sku}",
+        category=str(kw.pop("category", "dairy")),
+        list_price=price,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
-def one(p: ProductPricing, customer: Customer | None = GOLD, offers: list[Offer] | None = None,
-        qty: int = 1):  # type: ignore[no-untyped-def]  # fmt: skip
+def one(
+    p: ProductPricing,
+    customer: Customer | None = GOLD,
+    offers: list[Offer] | None = None,
+    qty: int = 1,
+):  # type: ignore[no-untyped-def]
     return price_basket([BasketItem(p, qty)], customer, RULES, offers or [], now=NOW).lines[0]
 
 
@@ -74,7 +84,9 @@ def test_ties_go_to_the_more_specific_source() -> None:
 def test_offers_target_member_segment_tier_or_all() -> None:
     p = product()
     assert one(p, offers=[Offer("x", "", unit_price=5, target_member="9999")]).unit_price == 10_000
-    assert one(p, offers=[Offer("x", "", unit_price=5, target_segment="student")]).unit_price == 10_000
+    assert (
+        one(p, offers=[Offer("x", "", unit_price=5, target_segment="student")]).unit_price == 10_000
+    )
     assert one(p, offers=[Offer("x", "", unit_price=5, target_tier="basic")]).unit_price == 10_000
     assert one(p, offers=[Offer("x", "", unit_price=5, target_tier="gold")]).unit_price == 5
     assert one(p, offers=[Offer("x", "", unit_price=5)]).unit_price == 5
@@ -147,8 +159,9 @@ def test_redemption_limits() -> None:
     with pytest.raises(RedemptionError, match="at most 500 points"):  # 50 % of 10,000 / 10
         price_basket(items, GOLD, RULES, now=NOW, redeem_points=501, points_balance=9_999)
     with pytest.raises(RedemptionError, match="at most 20 points"):
-        price_basket(items, GOLD, RULES, now=NOW, redeem_points=21, points_balance=999,
-                     redeem_cap=20)  # fmt: skip
+        price_basket(
+            items, GOLD, RULES, now=NOW, redeem_points=21, points_balance=999, redeem_cap=20
+        )
     with pytest.raises(RedemptionError, match="identified member"):
         price_basket(items, None, RULES, now=NOW, redeem_points=1)
     with pytest.raises(RedemptionError, match="positive"):
@@ -209,8 +222,9 @@ customers = st.builds(
 
 @settings(max_examples=300)
 @given(baskets(), customers, st.lists(offers(), max_size=6))
-def test_a_member_never_pays_more_than_list(items: list[BasketItem], customer: Customer,
-                                            candidate_offers: list[Offer]) -> None:  # fmt: skip
+def test_a_member_never_pays_more_than_list(
+    items: list[BasketItem], customer: Customer, candidate_offers: list[Offer]
+) -> None:
     basket = price_basket(items, customer, RULES, candidate_offers, now=NOW)
     for line in basket.lines:
         assert 0 <= line.unit_price <= line.list_unit
@@ -219,11 +233,19 @@ def test_a_member_never_pays_more_than_list(items: list[BasketItem], customer: C
 
 @settings(max_examples=300)
 @given(baskets(), customers, st.lists(offers(), max_size=6), st.integers(0, 2_000))
-def test_totals_equal_the_sum_of_lines(items: list[BasketItem], customer: Customer,
-                                       candidate_offers: list[Offer], points: int) -> None:  # fmt: skip
+def test_totals_equal_the_sum_of_lines(
+    items: list[BasketItem], customer: Customer, candidate_offers: list[Offer], points: int
+) -> None:
     try:
-        basket = price_basket(items, customer, RULES, candidate_offers, now=NOW,
-                              redeem_points=points, points_balance=1_000)  # fmt: skip
+        basket = price_basket(
+            items,
+            customer,
+            RULES,
+            candidate_offers,
+            now=NOW,
+            redeem_points=points,
+            points_balance=1_000,
+        )
     except RedemptionError:
         return
     assert basket.subtotal == sum(line.unit_price * line.quantity for line in basket.lines)
@@ -235,15 +257,18 @@ def test_totals_equal_the_sum_of_lines(items: list[BasketItem], customer: Custom
 
 @settings(max_examples=200)
 @given(baskets(), customers, st.lists(offers(), max_size=6), st.randoms())
-def test_pricing_is_deterministic_whatever_the_order(items: list[BasketItem], customer: Customer,
-                                                     candidate_offers: list[Offer], rnd) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+def test_pricing_is_deterministic_whatever_the_order(
+    items: list[BasketItem], customer: Customer, candidate_offers: list[Offer], rnd
+) -> None:  # type: ignore[no-untyped-def]
     first = price_basket(items, customer, RULES, candidate_offers, now=NOW)
     shuffled = list(candidate_offers)
     rnd.shuffle(shuffled)
     again = price_basket(items, customer, RULES, shuffled, now=NOW)
-    assert [(l.unit_price, l.source, l.offer_id, l.stacked_offer_id) for l in first.lines] == [
-        (l.unit_price, l.source, l.offer_id, l.stacked_offer_id) for l in again.lines
-    ]  # fmt: skip
+
+    def key(basket: PricedBasket) -> list[tuple[object, ...]]:
+        return [(ln.unit_price, ln.source, ln.offer_id, ln.stacked_offer_id) for ln in basket.lines]
+
+    assert key(first) == key(again)
     # a line is priced the same alone as in any basket
     for item, line in zip(items, first.lines, strict=True):
         alone = price_basket([item], customer, RULES, candidate_offers, now=NOW).lines[0]

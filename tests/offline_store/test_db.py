@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ import sqlite_utils
 
 from clubcore.errors import MigrationError, StoreConfigError, StoreError
 from offline_store import migrations
-from offline_store.db import check_durability, open_db
+from offline_store.db import Checkpointer, check_durability, open_db
 
 
 def test_every_connection_is_wal_and_synchronous_full(db_path: Path) -> None:
@@ -63,3 +64,40 @@ def test_a_failing_migration_is_rolled_back(
         migrations.migrate(fresh_db)
     assert "half_done" not in fresh_db.table_names()
     assert migrations.schema_version(fresh_db) == 1
+
+
+def _write_batches(db: sqlite_utils.Database, wal: Path, pause: float) -> int:
+    """Write about 16 MB in 32 transactions; return the largest WAL size seen."""
+    largest = 0
+    for batch in range(32):
+        with db.atomic():
+            db.conn.executemany(
+                "INSERT INTO settings (key, value) VALUES (?, ?)",
+                [(f"k{batch}-{i}", "x" * 1_000) for i in range(500)],
+            )
+        largest = max(largest, wal.stat().st_size)
+        time.sleep(pause)
+    return largest
+
+
+def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(tmp_path: Path) -> None:
+    # control: automatic checkpoints off and no checkpointer -> the WAL grows with every write
+    control = open_db(tmp_path / "control.db")
+    control.execute("PRAGMA wal_autocheckpoint = 0")
+    grown = _write_batches(control, tmp_path / "control.db-wal", pause=0)
+    control.close()
+    assert grown > 12 * 2**20
+
+    path = tmp_path / "terminal.db"
+    db = open_db(path)
+    checkpointer = Checkpointer(path, interval=0.02)
+    checkpointer.start(db)
+    assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    bounded = _write_batches(db, tmp_path / "terminal.db-wal", pause=0.05)
+    checkpointer.stop()
+    db.close()
+    assert bounded < 4 * 2**20, bounded  # reused after each checkpoint
+    again = open_db(path)
+    assert again.execute("SELECT COUNT(*) FROM settings").fetchone()[0] == 32 * 500
+    assert again.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    again.close()

@@ -18,8 +18,12 @@ from terminal.demo_data import member_number
 
 def counts(terminal: Terminal) -> tuple[int, int, int, int]:
     db = terminal.db
-    return (db["sales"].count, db["sale_lines"].count, db["points_ledger"].count,
-            db["outbox"].count)  # fmt: skip
+    return (
+        db["sales"].count,
+        db["sale_lines"].count,
+        db["points_ledger"].count,
+        db["outbox"].count,
+    )
 
 
 def test_an_exception_before_commit_leaves_nothing(
@@ -77,8 +81,11 @@ def test_kill_9_inside_the_transaction_keeps_committed_and_loses_uncommitted(
     terminal.close()
     result = subprocess.run(
         [sys.executable, "-c", CRASH_SCRIPT, str(data_dir)],
-        capture_output=True, text=True, timeout=60, env={**os.environ},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr
     committed = result.stdout.split()[0]
     assert "not reached" not in result.stdout

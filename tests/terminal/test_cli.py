@@ -57,8 +57,21 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
 
 
 def test_member_sale_json_shows_member_pricing(seeded: Path) -> None:
-    result = run(seeded, "sale", "--member", MEMBER, "--item", "P000001:2", "--item", "P000005",
-                 "--redeem", "200", "--tender", "card", "--json")  # fmt: skip
+    result = run(
+        seeded,
+        "sale",
+        "--member",
+        MEMBER,
+        "--item",
+        "P000001:2",
+        "--item",
+        "P000005",
+        "--redeem",
+        "200",
+        "--tender",
+        "card",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     sale = data["sale"]
@@ -82,7 +95,9 @@ def test_non_member_receipt_and_daily_report(seeded: Path) -> None:
     assert data["sales_count"] >= 1 and data["scope"] == "lane"
     table = run(seeded, "report", "daily")
     assert "Daily member sales" in table.output and "By tier" in table.output
-    rows = list(csv.DictReader(io.StringIO(run(seeded, "report", "daily", "--format", "csv").stdout)))
+    rows = list(
+        csv.DictReader(io.StringIO(run(seeded, "report", "daily", "--format", "csv").stdout))
+    )
     summary = {r["field"]: r["value"] for r in rows if r["section"] == "summary"}
     assert int(summary["sales_count"]) == data["sales_count"]
 
@@ -121,8 +136,9 @@ def test_sale_by_phone(seeded: Path) -> None:
 
 
 def test_void_and_refund_need_the_manager_pin(seeded: Path) -> None:
-    sale = json.loads(run(seeded, "sale", "--member", MEMBER, "--item", "P000001:3",
-                          "--json").stdout)["sale"]  # fmt: skip
+    sale = json.loads(
+        run(seeded, "sale", "--member", MEMBER, "--item", "P000001:3", "--json").stdout
+    )["sale"]
     wrong = run(seeded, "refund", sale["sale_id"], "--line", "1:1", "--pin", "9999")
     assert wrong.exit_code == 1 and "wrong manager PIN" in wrong.stderr
     refund = run(seeded, "refund", sale["sale_id"], "--line", "1:1", "--json", input="1234\n")
@@ -146,11 +162,21 @@ def test_demo_data_refuses_to_overwrite(seeded: Path) -> None:
 def test_the_console_script_and_the_env_variable(tmp_path: Path) -> None:
     env = {**os.environ, "CLUB_TERMINAL_DATA_DIR": str(tmp_path / "env-data")}
     command = [sys.executable, "-m", "terminal"]
-    seed = subprocess.run([*command, "demo-data", "--members", "50", "--products", "60"],
-                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    seed = subprocess.run(
+        [*command, "demo-data", "--members", "50", "--products", "60"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert seed.returncode == 0, seed.stderr
-    sale = subprocess.run([*command, "sale", "--member", member_number(1), "--item", "P000001",
-                           "--json"], env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    sale = subprocess.run(
+        [*command, "sale", "--member", member_number(1), "--item", "P000001", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert sale.returncode == 0, sale.stderr
     assert json.loads(sale.stdout)["sale"]["member_no"] == member_number(1)
     assert (tmp_path / "env-data" / "terminal.db").exists()

@@ -29,7 +29,11 @@ def test_void_reverses_everything_as_a_new_record(terminal: Terminal) -> None:
     void = void_sale(terminal, sale.sale_id, DEMO_MANAGER_PIN, "customer changed mind")
     assert void.kind is SaleKind.VOID and void.ref_sale_id == sale.sale_id
     assert (void.total, void.subtotal, void.points_earned, void.points_redeemed) == (
-        -sale.total, -sale.subtotal, -sale.points_earned, -sale.points_redeemed)  # fmt: skip
+        -sale.total,
+        -sale.subtotal,
+        -sale.points_earned,
+        -sale.points_redeemed,
+    )
     assert void.staff_id == "manager"
     assert members.get_member(terminal.db, member_number(4)).points_balance == balance
     assert {e.idempotency_key for e in outbox.pending(terminal.db)} == {sale.sale_id, void.sale_id}

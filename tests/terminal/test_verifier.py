@@ -1,0 +1,303 @@
+"""Tests for terminal.verifier: every acceptance and every rejection from a real condition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clubcore import cardformat as cf
+from clubcore.errors import CardRejectedError
+from terminal import verifier
+from terminal.readers.base import CardKind, CardRead
+from terminal.verifier import (
+    REASON_TEXT,
+    CardDirectory,
+    Debouncer,
+    Identification,
+    MemberSummary,
+    RejectReason,
+    Strength,
+    identify,
+)
+
+TODAY = date(2026, 5, 1)
+UID = bytes.fromhex("04a1b2c3d4e580")
+OTHER_UID = bytes.fromhex("04ffeeddccbb80")
+KEY_ID = 3
+ALICE = MemberSummary("123456789012", "Alice", "gold")
+BOB = MemberSummary("5551", "Bob", "basic")
+
+
+@dataclass
+class DictDirectory:
+    """An in-memory CardDirectory (test double of the offline store)."""
+
+    keys: dict[int, bytes] = field(default_factory=dict)
+    revoked_serials: set[int] = field(default_factory=set)
+    revoked_uids: set[bytes] = field(default_factory=set)
+    members: dict[str, MemberSummary] = field(default_factory=dict)
+    uid_map: dict[bytes, str] = field(default_factory=dict)
+    phones: dict[str, str] = field(default_factory=dict)
+
+    def public_key(self, key_id: int) -> bytes | None:
+        return self.keys.get(key_id)
+
+    def is_revoked(self, serial: int) -> bool:
+        return serial in self.revoked_serials
+
+    def is_uid_revoked(self, uid: bytes) -> bool:
+        return uid in self.revoked_uids
+
+    def member(self, member_no: str) -> MemberSummary | None:
+        return self.members.get(member_no)
+
+    def member_for_uid(self, uid: bytes) -> str | None:
+        return self.uid_map.get(uid)
+
+    def member_for_phone(self, e164: str) -> str | None:
+        return self.phones.get(e164)
+
+
+@pytest.fixture(scope="module")
+def club_key() -> Ed25519PrivateKey:
+    return cf.private_key_from_seed(bytes(range(32)))
+
+
+@pytest.fixture
+def directory(club_key: Ed25519PrivateKey) -> DictDirectory:
+    return DictDirectory(
+        keys={KEY_ID: cf.public_key_bytes(club_key)},
+        members={ALICE.member_no: ALICE, BOB.member_no: BOB},
+        uid_map={bytes.fromhex("a1b2c3d4"): BOB.member_no},
+        phones={"+989123456789": BOB.member_no},
+    )
+
+
+def fields(**changes: object) -> cf.CardFields:
+    values: dict[str, object] = {
+        "key_id": KEY_ID,
+        "member_no": int(ALICE.member_no),
+        "serial": 1001,
+        "expiry": date(2027, 12, 31),
+    } | changes
+    return cf.CardFields(**values)  # type: ignore[arg-type]
+
+
+def nfc(
+    message: bytes | None, uid: bytes | None = UID, kind: CardKind = CardKind.NFC_TYPE2
+) -> CardRead:
+    return CardRead(source="sim", kind=kind, uid=uid, ndef=message, monotonic=0.0)
+
+
+def wedge(text: str, kind: CardKind = CardKind.WEDGE) -> CardRead:
+    return CardRead(source="wedge:kbd", kind=kind, text=text, monotonic=0.0)
+
+
+def rejection(read: CardRead, directory: CardDirectory, today: date = TODAY) -> str:
+    with pytest.raises(CardRejectedError) as info:
+        identify(read, directory, today=today)
+    assert info.value.message and info.value.hint
+    return info.value.reason
+
+
+def test_valid_signed_card_is_accepted(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    result = identify(nfc(cf.sign_card(fields(), UID, club_key)), directory, today=TODAY)
+    assert result == Identification(
+        member_no=ALICE.member_no,
+        member=ALICE,
+        strength=Strength.SIGNED,
+        flagged_unsynced=False,
+        serial=1001,
+        source="sim",
+        kind=CardKind.NFC_TYPE2,
+    )
+
+
+def test_card_is_valid_through_its_expiry_day(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    read = nfc(cf.sign_card(fields(expiry=TODAY), UID, club_key))
+    assert identify(read, directory, today=TODAY).member == ALICE
+    assert rejection(read, directory, TODAY + timedelta(days=1)) == "expired"
+
+
+def test_signed_with_another_key_under_a_known_key_id_is_forged(directory: DictDirectory) -> None:
+    read = nfc(cf.sign_card(fields(), UID, Ed25519PrivateKey.generate()))
+    assert rejection(read, directory) == "forged"
+
+
+def test_altered_member_number_is_forged(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    card = cf.issue_card(fields(), UID, club_key)
+    altered = cf.SignedCard(fields(member_no=int(BOB.member_no)), card.signature)
+    assert rejection(nfc(cf.encode_ndef(altered)), directory) == "forged"
+
+
+def test_copy_onto_a_different_chip_is_forged(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    message = cf.sign_card(fields(), UID, club_key)
+    assert rejection(nfc(message, uid=OTHER_UID), directory) == "forged"
+
+
+def test_qr_payload_written_to_a_chip_is_refused(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    message = cf.sign_card(fields(), b"", club_key)  # signed for a printed card
+    assert rejection(nfc(message, uid=OTHER_UID), directory) == "forged"
+    assert rejection(nfc(message, uid=None), directory) == "unreadable"
+
+
+def test_unknown_key_id(directory: DictDirectory, club_key: Ed25519PrivateKey) -> None:
+    read = nfc(cf.sign_card(fields(key_id=KEY_ID + 1), UID, club_key))
+    assert rejection(read, directory) == "unknown-key"
+
+
+def test_expired(directory: DictDirectory, club_key: Ed25519PrivateKey) -> None:
+    read = nfc(cf.sign_card(fields(expiry=date(2026, 4, 30)), UID, club_key))
+    assert rejection(read, directory) == "expired"
+
+
+def test_revoked_serial_and_uid(directory: DictDirectory, club_key: Ed25519PrivateKey) -> None:
+    read = nfc(cf.sign_card(fields(), UID, club_key))
+    directory.revoked_serials.add(1001)
+    assert rejection(read, directory) == "revoked"
+    directory.revoked_serials.clear()
+    directory.revoked_uids.add(UID)
+    assert rejection(read, directory) == "revoked"
+
+
+def test_revoked_wins_over_expired(directory: DictDirectory, club_key: Ed25519PrivateKey) -> None:
+    directory.revoked_serials.add(1001)
+    read = nfc(cf.sign_card(fields(expiry=date(2020, 1, 1)), UID, club_key))
+    assert rejection(read, directory) == "revoked"
+
+
+def test_unsynced_member_is_accepted_and_flagged(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    read = nfc(cf.sign_card(fields(member_no=777), UID, club_key))
+    result = identify(read, directory, today=TODAY)
+    assert (result.member_no, result.member, result.flagged_unsynced) == ("777", None, True)
+    assert result.strength is Strength.SIGNED
+
+
+def test_uid_only_card_mapped_and_unmapped(directory: DictDirectory) -> None:
+    mapped = identify(
+        nfc(None, bytes.fromhex("a1b2c3d4"), CardKind.UID_ONLY), directory, today=TODAY
+    )
+    assert (mapped.member, mapped.strength, mapped.serial) == (BOB, Strength.UID_ONLY, None)
+    assert (
+        rejection(nfc(None, bytes.fromhex("0badcafe"), CardKind.UID_ONLY), directory)
+        == "unknown-member"
+    )
+    directory.revoked_uids.add(bytes.fromhex("a1b2c3d4"))
+    assert (
+        rejection(nfc(None, bytes.fromhex("a1b2c3d4"), CardKind.UID_ONLY), directory) == "revoked"
+    )
+
+
+def test_unreadable_and_not_club_card(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    message = cf.sign_card(fields(), UID, club_key)
+    assert rejection(nfc(message[:-3]), directory) == "unreadable"  # torn read
+    assert rejection(nfc(None, uid=None), directory) == "unreadable"
+    start = len(message) - cf.PAYLOAD_SIZE
+    bad_version = message[:start] + b"\x09" + message[start + 1 :]
+    assert rejection(nfc(bad_version), directory) == "unreadable"
+    uri_only = bytes.fromhex("d1010c55046578616d706c652e636f6d")  # https://example.com
+    assert rejection(nfc(uri_only), directory) == "not-club-card"
+    assert rejection(nfc(b""), directory) == "not-club-card"
+
+
+def test_ndef_tag_without_club_record_falls_back_to_uid_map(directory: DictDirectory) -> None:
+    result = identify(nfc(b"", bytes.fromhex("a1b2c3d4")), directory, today=TODAY)
+    assert (result.member, result.strength) == (BOB, Strength.UID_ONLY)
+
+
+def test_qr_text_is_a_signed_read(directory: DictDirectory, club_key: Ed25519PrivateKey) -> None:
+    text = cf.encode_text(cf.issue_card(fields(), b"", club_key))
+    result = identify(wedge(text + "\r\n"), directory, today=TODAY)
+    assert (result.member, result.strength, result.serial) == (ALICE, Strength.SIGNED, 1001)
+    chip_text = cf.encode_text(cf.issue_card(fields(), UID, club_key))
+    assert rejection(wedge(chip_text), directory) == "forged"
+
+
+def test_manual_number_and_phone(directory: DictDirectory) -> None:
+    by_number = identify(wedge("5551", CardKind.MANUAL), directory, today=TODAY)
+    assert (by_number.member, by_number.strength) == (BOB, Strength.UNVERIFIED)
+    by_phone = identify(wedge("۰۹۱۲۳۴۵۶۷۸۹", CardKind.MANUAL), directory, today=TODAY)
+    assert (by_phone.member_no, by_phone.strength) == ("5551", Strength.UNVERIFIED)
+    assert rejection(wedge("4242", CardKind.MANUAL), directory) == "unknown-member"
+    assert rejection(wedge("09350000000", CardKind.MANUAL), directory) == "unknown-member"
+    assert rejection(wedge("hello"), directory) == "unreadable"
+    with pytest.raises(CardRejectedError, match="Nothing was entered"):
+        identify(wedge(" \r\n", CardKind.MANUAL), directory, today=TODAY)
+
+
+def test_magstripe(directory: DictDirectory) -> None:
+    result = identify(wedge(";5551=2605123?"), directory, today=TODAY)
+    assert (result.member, result.strength) == (BOB, Strength.UNVERIFIED)
+    assert rejection(wedge(";5551=2604123?"), directory) == "expired"
+
+
+def test_every_reason_has_cashier_text() -> None:
+    assert set(REASON_TEXT) == set(RejectReason)
+    for reason in RejectReason:
+        error = verifier.reject(reason)
+        assert error.reason == str(reason) and error.message and error.hint
+    hint = verifier.reject(RejectReason.EXPIRED, "Expired on 2020-01-01").hint
+    assert hint == "Expired on 2020-01-01. " + REASON_TEXT[RejectReason.EXPIRED][1]
+
+
+@given(st.binary(max_size=120), st.sampled_from([None, UID, b""]))
+@settings(max_examples=300)
+def test_any_ndef_bytes_give_identification_or_card_rejection(
+    data: bytes, uid: bytes | None
+) -> None:
+    directory = DictDirectory(
+        keys={KEY_ID: cf.public_key_bytes(cf.private_key_from_seed(bytes(range(32))))}
+    )
+    try:
+        result = identify(nfc(data, uid), directory, today=TODAY)
+    except CardRejectedError as exc:
+        assert exc.reason in set(RejectReason)
+        return
+    pytest.fail(f"random bytes identified {result}")
+
+
+def test_debouncer_drops_repeats_within_the_window() -> None:
+    debounce = Debouncer()
+    first = CardRead("sim", CardKind.NFC_TYPE2, uid=UID, monotonic=10.0)
+    other = CardRead("sim", CardKind.NFC_TYPE2, uid=OTHER_UID, monotonic=10.5)
+    assert debounce.accept(first)
+    assert debounce.accept(other)
+    assert not debounce.accept(CardRead("sim", CardKind.NFC_TYPE2, uid=UID, monotonic=11.9))
+    # the window slides: last seen at 11.9, so 13.0 is still a repeat, 14.0 is not
+    assert not debounce.accept(CardRead("sim", CardKind.NFC_TYPE2, uid=UID, monotonic=13.0))
+    assert debounce.accept(CardRead("sim", CardKind.NFC_TYPE2, uid=UID, monotonic=15.1))
+
+
+def test_debouncer_tells_text_entries_apart() -> None:
+    debounce = Debouncer(window=1.0)
+    assert debounce.accept(wedge_at("5551", 0.0))
+    assert not debounce.accept(wedge_at("5551", 0.5))
+    assert debounce.accept(wedge_at("5552", 0.6))
+    assert debounce.accept(wedge_at("5551", 1.6))
+
+
+def wedge_at(text: str, when: float) -> CardRead:
+    return CardRead("wedge:kbd", CardKind.WEDGE, text=text, monotonic=when)
+
+
+def test_all_names_exist() -> None:
+    assert all(hasattr(verifier, name) for name in verifier.__all__)
