@@ -11,20 +11,10 @@ from datetime import datetime
 
 import sqlite_utils
 
+from clubcore.member import MemberSummary
 from offline_store.catalog import get_setting
 
-__all__ = ["CardMember", "StoreCardDirectory", "add_public_key", "revoke_card"]
-
-
-class CardMember:
-    """What the verifier needs to know of a member (matches ``MemberSummary``)."""
-
-    __slots__ = ("display_name", "member_no", "tier")
-
-    def __init__(self, member_no: str, display_name: str, tier: str) -> None:
-        self.member_no = member_no
-        self.display_name = display_name
-        self.tier = tier
+__all__ = ["StoreCardDirectory", "add_public_key", "revoke_card"]
 
 
 class StoreCardDirectory:
@@ -47,13 +37,13 @@ class StoreCardDirectory:
         row = self.db.execute("SELECT 1 FROM denylist WHERE uid = ?", [uid.hex().upper()])
         return row.fetchone() is not None
 
-    def member(self, member_no: str) -> CardMember | None:
+    def member(self, member_no: str) -> MemberSummary | None:
         row = self.db.execute(
             "SELECT member_no, display_name, tier FROM members "
             "WHERE member_no = ? AND status = 'active'",
             [member_no],
         ).fetchone()
-        return CardMember(*row) if row else None
+        return MemberSummary(*row) if row else None
 
     def member_for_uid(self, uid: bytes) -> str | None:
         row = self.db.execute(

@@ -20,7 +20,11 @@ from clubcore.errors import RedemptionError, SaleStateError, UnknownMemberError
 from clubcore.pricing import BasketItem, Customer, PricedBasket, ProductPricing, price_basket
 from clubcore.sale import Sale, Tender, new_sale_id
 from offline_store import catalog, members, sales
+from offline_store.cards import StoreCardDirectory
 from offline_store.members import Member
+from terminal import verifier
+from terminal.readers.base import CardRead
+from terminal.verifier import Identification
 
 if TYPE_CHECKING:
     from terminal.bootstrap import Terminal
@@ -143,6 +147,32 @@ class Checkout:
         state = dataclasses.replace(self.state, member=member, id_method=id_method, redeem_points=0)
         return self._apply(state)
 
+    def identify_read(self, read: CardRead) -> Identification:
+        """Identify the customer from a card read, scan or keyed entry, or refuse it.
+
+        The read is verified offline (:func:`terminal.verifier.identify`); a
+        validly signed card of a member this terminal has not synced yet is
+        accepted at the base tier with no points, and flagged.
+
+        Raises:
+            CardRejectedError: the card is refused; ``reason`` says why.
+            UnknownMemberError: the member's membership is not active.
+        """
+        today = self.terminal.local_now().date()
+        found = verifier.identify(read, StoreCardDirectory(self.db), today=today)
+        if found.member is None:
+            member = Member(
+                found.member_no, "New member", self._base_tier(), frozenset(), 0, 0, "active"
+            )
+        else:
+            member = members.get_member(self.db, found.member_no)
+        self.identify_member(member, str(found.strength))
+        return found
+
+    def _base_tier(self) -> str:
+        assignable = [t for t in self.rules.tiers.values() if t.assignable]
+        return min(assignable, key=lambda t: t.rank).code if assignable else "basic"
+
     def drop_member(self) -> PricedBasket:
         """Forget the customer: list prices again, no redemption.
 
@@ -160,6 +190,12 @@ class Checkout:
         """
         if self.state.member is None and points:
             raise RedemptionError("identify the member before redeeming points")
+        weak = self.state.id_method == str(verifier.Strength.UID_ONLY)
+        if points and weak and self.terminal.setting("policy.redeem_uid_only", "no") != "yes":
+            raise RedemptionError(
+                "points cannot be redeemed with this card type",
+                hint="ask for the member's club card, or identify them by number",
+            )
         return self._apply(dataclasses.replace(self.state, redeem_points=points))
 
     def max_redeemable(self) -> int:

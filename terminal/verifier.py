@@ -40,6 +40,7 @@ from clubcore.cardformat import (
     verify_signature,
 )
 from clubcore.errors import CardRejectedError, FormatError
+from clubcore.member import MemberSummary
 from terminal.entry import (
     MagstripeEntry,
     PhoneEntry,
@@ -112,15 +113,6 @@ class Strength(enum.StrEnum):
     SIGNED = "signed"  # a club signature checked offline
     UID_ONLY = "uid-only"  # a chip UID mapped in the cache; cloneable
     UNVERIFIED = "unverified"  # typed or scanned number, phone or magstripe
-
-
-@dataclass(frozen=True, slots=True)
-class MemberSummary:
-    """The little the verifier needs to know about a member."""
-
-    member_no: str
-    display_name: str
-    tier: str
 
 
 class CardDirectory(Protocol):

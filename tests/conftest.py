@@ -12,6 +12,7 @@ import sqlite_utils
 from offline_store.db import open_db
 from terminal.bootstrap import Terminal, bootstrap
 from terminal.demo_data import seed
+from tests.pcsc_stack import insert, pcscd  # noqa: F401  (the real PC/SC stack, for every test)
 
 #: 09:30 UTC is 13:00 in Tehran
 FIXED_NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)

@@ -10,10 +10,10 @@ written.
 
 from __future__ import annotations
 
-from terminal.cli import data, reports, sales
+from terminal.cli import cards, data, reports, sales
 from terminal.cli.base import cli
 
-__all__ = ["cli", "data", "main", "reports", "sales"]
+__all__ = ["cards", "cli", "data", "main", "reports", "sales"]
 
 
 def main() -> None:

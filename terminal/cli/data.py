@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import click
 
-from clubcore.errors import SaleStateError
+from clubcore.errors import CardRejectedError, SaleStateError
 from offline_store import members
 from offline_store.db import DB_FILENAME
 from offline_store.reports import daily_report
-from terminal import demo_data
-from terminal.bootstrap import bootstrap
+from terminal import demo_cards, demo_data
+from terminal.bootstrap import Terminal, bootstrap
 from terminal.cli.base import cli, handle_errors, opened
 from terminal.receipt import receipt_text, report_text
 
 __all__ = ["demo", "demo_data_command"]
+
+
+def _seed(terminal: Terminal, **options: Any) -> demo_data.SeedSummary:
+    """Seed the demo store and its demo cards (saved beside the database)."""
+    summary = demo_data.seed(terminal.db, **options)
+    cards = demo_cards.issue_demo_cards(terminal.db, terminal.clock())
+    demo_cards.save(cards, terminal.data_dir / demo_cards.DEMO_CARDS_FILE)
+    return summary
 
 
 def _progress(label: str, done: int, total: int) -> None:
@@ -45,8 +54,8 @@ def demo_data_command(
     with opened(ctx, require_data=False) as terminal:
         if terminal.db["products"].count or terminal.db["sales"].count:
             raise SaleStateError(f"{data_dir} already holds data", hint="use --force to replace it")
-        summary = demo_data.seed(
-            terminal.db,
+        summary = _seed(
+            terminal,
             members=members,
             products=products,
             seed=seed,
@@ -79,24 +88,36 @@ def demo(ctx: click.Context, fresh: bool) -> None:
     try:
         if not terminal.db["products"].count:
             click.echo(f"seeding a demo store in {data_dir} ...")
-            demo_data.seed(terminal.db, now=terminal.clock())
-        member = demo_data.member_number(0)
-        basket = ["P000001", "P000012", "P000030", "P000053"]
-        click.echo("\n== A non-member buys four items at list prices ==\n")
-        checkout = terminal.checkout()
-        for sku in basket:
-            checkout.add(sku)
-        click.echo(receipt_text(checkout.complete("cash"), terminal.currency))
-        click.echo(f"\n== Member {member} taps their card: member prices, offers, points ==\n")
-        checkout.identify(member, "card")
-        for sku in [*basket, "P000001", "P000005", "P000019"]:
-            checkout.add(sku)
-        checkout.redeem(min(checkout.max_redeemable(), 1_000))
-        sale = checkout.complete("card")
-        known = members.get_member(terminal.db, member)
-        click.echo(receipt_text(sale, terminal.currency, known.display_name, known.points_balance))
+            _seed(terminal, now=terminal.clock())
+        _demo_sales(terminal)
         click.echo("\n== The manager's daily report (this lane) ==\n")
         report = daily_report(terminal.db, terminal.local_now().date(), terminal.currency.code)
         click.echo(report_text(report, terminal.currency))
     finally:
         terminal.close()
+
+
+def _demo_sales(terminal: Terminal) -> None:
+    cards = {c.label: c for c in demo_cards.load(terminal.data_dir / demo_cards.DEMO_CARDS_FILE)}
+    basket = ["P000001", "P000012", "P000030", "P000053"]
+    click.echo("\n== A non-member buys four items at list prices ==\n")
+    checkout = terminal.checkout()
+    for sku in basket:
+        checkout.add(sku)
+    click.echo(receipt_text(checkout.complete("cash"), terminal.currency))
+    click.echo("\n== Cards that are refused, verified offline ==\n")
+    for label in ("expired", "forged", "cloned", "revoked"):
+        try:
+            terminal.checkout().identify_read(cards[label].as_read("sim"))
+        except CardRejectedError as exc:
+            click.echo(f"{cards[label].description}: {exc.message}")
+    card = cards["basic"]
+    click.echo(f"\n== Member {card.member_no} taps their card: member prices, offers, points ==\n")
+    found = checkout.identify_read(card.as_read("sim"))
+    click.echo(f"card verified offline: {found.strength} {found.kind}, serial {found.serial}\n")
+    for sku in [*basket, "P000001", "P000005", "P000019"]:
+        checkout.add(sku)
+    checkout.redeem(min(checkout.max_redeemable(), 1_000))
+    sale = checkout.complete("card")
+    known = members.get_member(terminal.db, found.member_no)
+    click.echo(receipt_text(sale, terminal.currency, known.display_name, known.points_balance))
