@@ -18,9 +18,15 @@ catch one tree::
     │   │   └── SaleStateError        wrong state (empty basket, already refunded)
     │   ├── AuthorizationError        a wrong or missing manager PIN
     │   ├── CardRejectedError         a card read but refused; ``reason`` says why
-    │   └── ReaderError               a card reader problem
-    │       ├── ReaderUnavailableError    no such reader, or it cannot be opened
-    │       └── CardIOError               the card went away or answered badly
+    │   ├── ReaderError               a card reader problem
+    │   │   ├── ReaderUnavailableError    no such reader, or it cannot be opened
+    │   │   └── CardIOError               the card went away or answered badly
+    │   └── SyncError                 talking to the club server failed
+    │       ├── ServerUnreachableError    refused, reset, timed out, TLS failed (retry later)
+    │       ├── ServerRejectedError       the server refused the request (4xx); ``code``
+    │       │   ├── EnrollmentError           a bad, used or expired enrollment code
+    │       │   └── TerminalRevokedError      this terminal's credential was revoked
+    │       └── ProtocolError             the server's answer breaks the sync protocol
     ├── FormatError                   malformed bytes or text from outside
     │                                 (card payload, NDEF, APDU reply, wedge
     │                                 input, wire payload, --item argument)
@@ -38,17 +44,23 @@ __all__ = [
     "CheckoutError",
     "ClubError",
     "ConfigError",
+    "EnrollmentError",
     "FormatError",
     "MemberOnlyItemError",
     "MigrationError",
     "NotFoundError",
+    "ProtocolError",
     "QuantityError",
     "ReaderError",
     "ReaderUnavailableError",
     "RedemptionError",
     "SaleStateError",
+    "ServerRejectedError",
+    "ServerUnreachableError",
     "StoreConfigError",
     "StoreError",
+    "SyncError",
+    "TerminalRevokedError",
     "UnknownMemberError",
     "UnknownProductError",
     "UnknownSaleError",
@@ -142,6 +154,37 @@ class ReaderUnavailableError(ReaderError):
 
 class CardIOError(ReaderError):
     """The card was removed mid-read or answered with garbage: tap again."""
+
+
+class SyncError(UserFacingError):
+    """Talking to the club server failed."""
+
+
+class ServerUnreachableError(SyncError):
+    """Connection refused or reset, timed out, or TLS failed; worth retrying later."""
+
+
+class ServerRejectedError(SyncError):
+    """The server refused the request with a 4xx; ``code`` is its error code."""
+
+    def __init__(
+        self, message: str, *, code: str = "", status: int = 0, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.status = status
+
+
+class EnrollmentError(ServerRejectedError):
+    """The enrollment code is malformed, unknown, used or expired."""
+
+
+class TerminalRevokedError(ServerRejectedError):
+    """This terminal's credential was revoked on the server."""
+
+
+class ProtocolError(SyncError):
+    """The server answered something that breaks the sync protocol."""
 
 
 class FormatError(ClubError):

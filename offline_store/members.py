@@ -1,9 +1,11 @@
 """Members, their cards and points balances in the local cache.
 
 A member's balance is the server's ledger sum as of the last sync
-(``points_base``) plus the entries this terminal recorded since that the
-server has not confirmed yet (``points_ledger`` rows in state ``pending``).
-Nothing overwrites a balance in place.
+(``points_base``) plus this terminal's entries that ``points_base`` does not
+include yet: those the server has not acknowledged (``pending``), and those it
+acknowledged at a change-log position (``change_seq``) beyond the delta cursor
+this terminal has applied (see docs/sync-protocol.md). Nothing overwrites a
+balance in place.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class Member:
 _SELECT = (
     "SELECT m.member_no, m.display_name, m.tier, m.segments, m.spend_12m, m.status, "
     "m.points_base + COALESCE((SELECT SUM(points) FROM points_ledger l "
-    "WHERE l.member_no = m.member_no AND l.state = 'pending'), 0) "
+    "WHERE l.member_no = m.member_no AND (l.state = 'pending' OR l.change_seq > "
+    "COALESCE((SELECT CAST(cursor AS INTEGER) FROM sync_cursors WHERE stream = 'changes'), 0))"
+    "), 0) "
     "FROM members m "
 )
 

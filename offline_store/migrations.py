@@ -227,7 +227,17 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _script(_V1)),)
+_V2 = """
+-- the change-log position at which the server applied this entry's sale (sync protocol v1)
+ALTER TABLE points_ledger ADD COLUMN change_seq INTEGER;
+-- outbox entries the server refused (conflict, rejected): kept aside, never retried
+ALTER TABLE outbox ADD COLUMN refused_at TEXT;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _script(_V1)),
+    Migration(2, "ledger change_seq, refused outbox entries", _script(_V2)),
+)
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

@@ -58,12 +58,12 @@ def test_a_failing_migration_is_rolled_back(
         db.execute("CREATE TABLE half_done (x)")
         db.execute("THIS IS NOT SQL")
 
-    bad = migrations.Migration(2, "broken", broken)
+    bad = migrations.Migration(migrations.MIGRATIONS[-1].version + 1, "broken", broken)
     monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, bad))
-    with pytest.raises(MigrationError, match="migration 2"):
+    with pytest.raises(MigrationError, match=f"migration {bad.version}"):
         migrations.migrate(fresh_db)
     assert "half_done" not in fresh_db.table_names()
-    assert migrations.schema_version(fresh_db) == 1
+    assert migrations.schema_version(fresh_db) == bad.version - 1
 
 
 def _write_batches(db: sqlite_utils.Database, wal: Path, pause: float) -> int:
