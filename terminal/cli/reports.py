@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 
 import click
@@ -9,6 +10,8 @@ import click
 from clubcore.errors import FormatError
 from offline_store import outbox
 from offline_store.reports import daily_report
+from sync.provision import open_client
+from sync.reports import store_daily_report
 from terminal.cli.base import cli, emit_json, handle_errors, opened
 from terminal.receipt import report_csv, report_text
 
@@ -31,10 +34,16 @@ def report() -> None:
     help="Output format (json/csv amounts in minor units).",
 )
 @click.option("--top", default=10, show_default=True, help="How many top members to list.")
+@click.option(
+    "--store",
+    "store_wide",
+    is_flag=True,
+    help="The whole store's report from the club server (needs the network).",
+)
 @click.pass_context
 @handle_errors
-def daily(ctx: click.Context, day: str | None, fmt: str, top: int) -> None:
-    """Today's (or a day's) member sales on this lane.
+def daily(ctx: click.Context, day: str | None, fmt: str, top: int, store_wide: bool) -> None:
+    """Today's (or a day's) member sales on this lane (or, with --store, the store).
 
     Sales count and total, member vs non-member share, discount given, points
     earned and redeemed, by tier, by hour, top members and the share of member
@@ -48,7 +57,12 @@ def daily(ctx: click.Context, day: str | None, fmt: str, top: int) -> None:
                 business_date = date.fromisoformat(day)
             except ValueError:
                 raise FormatError(f"--date {day!r}: expected YYYY-MM-DD") from None
-        result = daily_report(terminal.db, business_date, terminal.currency.code, top)
+        if store_wide:
+            with open_client(terminal.db, terminal.data_dir) as client:
+                result = store_daily_report(client, business_date)
+            result = dataclasses.replace(result, top_members=result.top_members[:top])
+        else:
+            result = daily_report(terminal.db, business_date, terminal.currency.code, top)
         if fmt == "json":
             emit_json(result.as_dict())
         elif fmt == "csv":

@@ -1,0 +1,166 @@
+"""The entities the server sends the terminal (snapshot pages and deltas), as in the spec.
+
+One :class:`Entity` per row of the table in docs/sync-protocol.md ("Snapshot"):
+the terminal table of the same name, its key columns and its columns in wire
+order. :meth:`Entity.row` checks and converts one wire row for SQLite;
+:meth:`Entity.upsert_sql` and :meth:`Entity.delete_sql` write it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clubcore.errors import ProtocolError
+
+__all__ = ["ENTITIES", "Entity", "entity"]
+
+_SCALARS = (str, int, float, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One synced table."""
+
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    hex_columns: frozenset[str] = frozenset()
+
+    def row(self, values: object) -> tuple[object, ...]:
+        """One wire row, checked and converted for SQLite.
+
+        Arguments:
+            values: a JSON array in :attr:`columns` order.
+
+        Returns:
+            the values (hex columns as bytes, booleans as 0/1).
+
+        Raises:
+            ProtocolError: not an array of the right length, or a value that
+                is not a JSON scalar (or not hex in a hex column).
+        """
+        if not isinstance(values, list) or len(values) != len(self.columns):
+            raise ProtocolError(
+                f"{self.name}: a row must be an array of {len(self.columns)} values: "
+                f"{values!r:.200}"
+            )
+        out: list[object] = []
+        for column, value in zip(self.columns, values, strict=True):
+            if not isinstance(value, _SCALARS):
+                raise ProtocolError(f"{self.name}.{column}: {value!r:.80} is not a scalar")
+            if column in self.hex_columns and value is not None:
+                try:
+                    value = bytes.fromhex(str(value))
+                except ValueError:
+                    raise ProtocolError(f"{self.name}.{column}: {value!r:.80} is not hex") from None
+            out.append(int(value) if isinstance(value, bool) else value)
+        return tuple(out)
+
+    def rows(self, items: list[Any]) -> list[Sequence[object]]:
+        """Many wire rows for ``executemany``, checked quickly.
+
+        Arrays of the right length pass as they are (SQLite itself refuses a
+        value that is not a scalar); hex columns are converted.
+
+        Raises:
+            ProtocolError: an item that is not an array of the right length.
+        """
+        width = len(self.columns)
+        if not all(type(item) is list and len(item) == width for item in items):
+            bad = next(i for i in items if type(i) is not list or len(i) != width)
+            raise ProtocolError(
+                f"{self.name}: a row must be an array of {width} values: {bad!r:.200}"
+            )
+        if self.hex_columns:
+            return [self.row(item) for item in items]
+        return items
+
+    def key_of(self, row: Sequence[object]) -> str:
+        """The wire key of a wire row: key columns joined with ``|``."""
+        return "|".join(str(row[self.columns.index(k)]) for k in self.key)
+
+    def split_key(self, key: object) -> list[str]:
+        """A wire key's parts, one per key column.
+
+        Raises:
+            ProtocolError: not a string, or the wrong number of parts.
+        """
+        parts = str(key).split("|") if isinstance(key, str | int) else []
+        if len(parts) != len(self.key):
+            raise ProtocolError(f"{self.name}: {key!r:.80} is not a key of {'|'.join(self.key)}")
+        return parts
+
+    def insert_sql(self) -> str:
+        """``INSERT`` of a whole row (for a fresh table)."""
+        marks = ", ".join("?" * len(self.columns))
+        return f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({marks})"
+
+    def upsert_sql(self) -> str:
+        """``INSERT ... ON CONFLICT (key) DO UPDATE`` of a whole row."""
+        others = [c for c in self.columns if c not in self.key] or list(self.key)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in others)
+        return f"{self.insert_sql()} ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}"
+
+    def delete_sql(self) -> str:
+        """``DELETE`` by key."""
+        return f"DELETE FROM {self.name} WHERE " + " AND ".join(f"{k} = ?" for k in self.key)
+
+
+def _entity(name: str, key: str, columns: str, hex_columns: str = "") -> Entity:
+    return Entity(
+        name=name,
+        key=tuple(key.split("|")),
+        columns=tuple(c.strip() for c in columns.split(",")),
+        hex_columns=frozenset(c for c in hex_columns.split(",") if c),
+    )
+
+
+#: the protocol's entities, in the order a snapshot loads them
+ENTITIES: dict[str, Entity] = {
+    e.name: e
+    for e in (
+        _entity("settings", "key", "key, value"),
+        _entity(
+            "tiers",
+            "code",
+            "code, name, rank, min_spend, earn_multiplier_bp, assignable, benefits",
+        ),
+        _entity("categories", "code", "code, name, parent"),
+        _entity(
+            "products",
+            "sku",
+            "sku, barcode, name, category, list_price, member_only, active, updated_at",
+        ),
+        _entity("member_prices", "sku|tier", "sku, tier, price"),
+        _entity("category_discounts", "category|tier", "category, tier, percent_bp"),
+        _entity(
+            "offers",
+            "offer_id",
+            "offer_id, title, message, unit_price, percent_bp, sku, category, "
+            "target_member, target_segment, target_tier, starts_at, ends_at, stacks",
+        ),
+        _entity(
+            "members",
+            "member_no",
+            "member_no, display_name, tier, segments, phone_hash, points_base, spend_12m, "
+            "status, updated_at",
+        ),
+        _entity("cards", "serial", "serial, uid, member_no, kind, expires, updated_at"),
+        _entity("denylist", "serial", "serial, uid, reason, listed_at"),
+        _entity("card_keys", "key_id", "key_id, public_key, retired_at", "public_key"),
+    )
+}
+
+
+def entity(name: object) -> Entity:
+    """The entity called ``name``.
+
+    Raises:
+        ProtocolError: the protocol has no such entity.
+    """
+    found = ENTITIES.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise ProtocolError(f"unknown entity {name!r:.80}")
+    return found

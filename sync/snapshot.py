@@ -1,0 +1,407 @@
+"""Provisioning snapshot: the server's data loaded into a new database file, then swapped in.
+
+Steps (docs/sync-protocol.md, "Snapshot"):
+
+1. ``GET /v1/snapshot``: the manifest. Every protocol entity must be in it,
+   with exactly the protocol's columns; its ``cursor`` becomes the delta cursor.
+2. For each entity, pages of gzip NDJSON are streamed (``stream=True``; the
+   body is never held whole) and inserted with ``executemany`` in batches
+   into a **new** file, ``terminal.db.provisioning``, all in one transaction.
+   A page cut off mid-way is resumed after the last row received (rows come
+   in key order), with backoff.
+3. In the same transaction, this lane's own records are copied from the old
+   database: sales, their lines, points-ledger entries, the outbox (sent,
+   pending and refused entries alike) and staff PINs. **A re-provision never
+   loses a sale.** (The caller, :func:`sync.provision.provision`, also refuses
+   to re-provision while sales wait to be pushed unless forced: after a new
+   enrollment they belong to another terminal id and cannot be pushed.)
+4. The swap: the new file is checkpointed and closed, the old one is
+   checkpointed and closed, and ``os.replace`` puts the new file in place.
+   If the old database still has a ``-wal`` or ``-shm`` file after its last
+   known connection closed, another program holds it open (the lane app, a
+   running ``club-terminal sync``) and provisioning stops with a StoreError
+   before anything is replaced; a stale WAL next to the new file would
+   corrupt it.
+
+Until step 4, the old database is untouched; a failure anywhere leaves it as
+it was and removes the half-built file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import sqlite_utils
+
+from clubcore.errors import ProtocolError, ServerUnreachableError, StoreError
+from offline_store.db import DB_FILENAME, open_db
+from sync.entities import ENTITIES, Entity
+from sync.http import SyncClient
+from sync.pull import set_cursor
+
+__all__ = [
+    "LOCAL_TABLES",
+    "Manifest",
+    "Progress",
+    "SnapshotResult",
+    "load_snapshot",
+    "parse_manifest",
+]
+
+#: called with (entity, rows done, rows announced by the manifest)
+Progress = Callable[[str, int, int], None]
+
+#: the lane's own records, copied from the old database into the new one
+LOCAL_TABLES = ("sales", "sale_lines", "points_ledger", "outbox", "staff")
+
+PAGE_LIMIT = 50_000
+_BATCH = 5_000
+_CHUNK = 64 * 1024
+_CACHE_KIB = -64 * 1024  # a 64 MiB page cache while loading
+_PAGE_READ_TIMEOUT = 120.0
+_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """The snapshot's manifest: its id, the delta cursor, rows per entity."""
+
+    snapshot_id: str
+    cursor: int
+    rows: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResult:
+    """What :func:`load_snapshot` loaded."""
+
+    snapshot_id: str
+    cursor: int
+    rows: dict[str, int]
+    kept: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class _Cut(Exception):
+    """A page's stream ended early; ``after`` is the last key stored."""
+
+    def __init__(self, after: str | None, count: int, cause: BaseException | None) -> None:
+        super().__init__(str(cause) if cause else "the page ended without its 'next' line")
+        self.after = after
+        self.count = count
+
+
+def parse_manifest(data: Mapping[str, Any]) -> Manifest:
+    """Check the manifest against the protocol's entities.
+
+    Raises:
+        ProtocolError: a missing or unknown entity, other columns, or a bad cursor.
+    """
+    entities = data.get("entities")
+    cursor = data.get("cursor")
+    if not isinstance(entities, dict) or type(cursor) is not int or cursor < 0:
+        raise ProtocolError("GET /v1/snapshot: the manifest lacks 'entities' or a 'cursor'")
+    unknown = sorted(set(entities) - set(ENTITIES))
+    missing = sorted(set(ENTITIES) - set(entities))
+    if unknown or missing:
+        raise ProtocolError(f"GET /v1/snapshot: unknown entities {unknown}, missing {missing}")
+    rows: dict[str, int] = {}
+    for name, spec in ENTITIES.items():
+        info = entities[name]
+        if not isinstance(info, dict) or tuple(info.get("columns") or ()) != spec.columns:
+            raise ProtocolError(
+                f"GET /v1/snapshot: the columns of {name} are not {', '.join(spec.columns)}"
+            )
+        count = info.get("rows", 0)
+        rows[name] = count if type(count) is int and count >= 0 else 0
+    return Manifest(snapshot_id=str(data.get("snapshot_id", "")), cursor=cursor, rows=rows)
+
+
+class _PageWriter:
+    """Buffers a page's NDJSON lines and inserts them in batches (one ``json.loads`` each)."""
+
+    def __init__(self, db: sqlite_utils.Database, spec: Entity, after: str | None) -> None:
+        self.db = db
+        self.spec = spec
+        self.sql = spec.insert_sql()
+        self.lines: list[bytes] = []
+        self.count = 0
+        self.last_key = after
+        self.done = False  # the {"next": ...} line was seen
+        self.next: str | None = None
+
+    def add(self, line: bytes) -> None:
+        if self.done:
+            raise ProtocolError(f"{self.spec.name}: lines after the 'next' line")
+        self.lines.append(line)
+        if len(self.lines) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Insert the buffered rows (and note the 'next' line, if it came)."""
+        if not self.lines:
+            return
+        items = _json_lines(self.lines, self.spec)
+        self.lines = []
+        if items and isinstance(items[-1], dict):
+            self.next = _next_key(items.pop(), self.spec)
+            self.done = True
+        rows = self.spec.rows(items)
+        try:
+            self.db.conn.executemany(self.sql, rows)
+        except sqlite3.Error as exc:
+            raise ProtocolError(f"{self.spec.name}: the server's rows do not fit: {exc}") from exc
+        if rows:
+            self.count += len(rows)
+            self.last_key = self.spec.key_of(rows[-1])
+
+    def cut(self, cause: BaseException | None) -> _Cut:
+        """The stream ended early: keep every whole line but the last (maybe partial)."""
+        self.lines = self.lines[:-1]
+        self.flush()
+        return _Cut(self.last_key, self.count, cause)
+
+
+def _stream_page(
+    client: SyncClient, db: sqlite_utils.Database, spec: Entity, after: str | None, limit: int
+) -> tuple[str | None, int]:
+    """Insert one page; return ``(next key or None, rows)``. Raises _Cut if cut off."""
+    params: dict[str, Any] = {"limit": limit}
+    if after is not None:
+        params["after"] = after
+    response = client.request(
+        "GET",
+        f"/v1/snapshot/{spec.name}",
+        params=params,
+        stream=True,
+        read_timeout=_PAGE_READ_TIMEOUT,
+    )
+    writer = _PageWriter(db, spec, after)
+    try:
+        with response:
+            for line in response.iter_lines(chunk_size=_CHUNK):
+                if line:
+                    writer.add(line)
+    except requests.exceptions.RequestException as exc:
+        raise writer.cut(exc) from exc
+    if writer.lines and not writer.lines[-1].startswith(b"{"):
+        raise writer.cut(None)
+    writer.flush()
+    if not writer.done:
+        raise writer.cut(None)
+    return writer.next, writer.count
+
+
+def _json_lines(lines: list[bytes], spec: Entity) -> list[Any]:
+    try:
+        items = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        for line in lines:  # find the culprit for the message
+            try:
+                json.loads(line)
+            except ValueError:
+                raise ProtocolError(
+                    f"{spec.name}: a snapshot line is not JSON: {line[:80]!r}"
+                ) from None
+        raise ProtocolError(f"{spec.name}: the snapshot lines are not JSON") from None
+    if any(isinstance(item, dict) for item in items[:-1]):
+        raise ProtocolError(f"{spec.name}: lines after the 'next' line")
+    return list(items)
+
+
+def _next_key(item: dict[str, Any], spec: Entity) -> str | None:
+    if "next" not in item or not (item["next"] is None or isinstance(item["next"], str)):
+        raise ProtocolError(f"{spec.name}: the last line must be {{'next': key or null}}")
+    return item["next"]
+
+
+def _load_entity(
+    client: SyncClient,
+    db: sqlite_utils.Database,
+    spec: Entity,
+    total: int,
+    progress: Progress | None,
+    page_limit: int,
+) -> int:
+    """Every page of one entity; returns the rows loaded."""
+    after: str | None = None
+    done = cuts = 0
+    while True:
+        try:
+            next_key, count = _stream_page(client, db, spec, after, page_limit)
+        except _Cut as cut:
+            done += cut.count
+            after = cut.after
+            cuts += 1
+            if cuts >= client.policy.attempts:
+                raise ServerUnreachableError(
+                    f"GET /v1/snapshot/{spec.name}: the download was cut off {cuts} times: {cut}"
+                ) from cut
+            client.sleep(client.policy.backoff(cuts - 1))
+            continue
+        done += count
+        if progress is not None:
+            progress(spec.name, done, max(total, done))
+        if next_key is None:
+            return done
+        if next_key == after:
+            raise ProtocolError(f"{spec.name}: 'next' repeats the previous key {after!r}")
+        after, cuts = next_key, 0
+
+
+def _remove(path: Path) -> None:
+    for suffix in _SUFFIXES:
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _copy_local(db: sqlite_utils.Database) -> dict[str, int]:
+    """Copy the lane's own records from the attached old database (inside the transaction)."""
+    kept: dict[str, int] = {}
+    for table in LOCAL_TABLES:
+        columns = ", ".join(db[table].columns_dict)
+        cursor = db.execute(
+            f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM old.{table}"
+        )
+        kept[table] = cursor.rowcount
+    return kept
+
+
+def _close_quietly(path: Path) -> None:
+    """Checkpoint and close ``path``; StoreError if another connection keeps it open."""
+    if not path.exists():
+        return
+    try:
+        conn = sqlite3.connect(str(path), timeout=5, isolation_level=None)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot checkpoint {path}: {exc}") from exc
+    if any(Path(str(path) + s).exists() for s in ("-wal", "-shm")):
+        raise StoreError(f"{path} is in use by another program")
+
+
+def _swap(new_path: Path, db_path: Path) -> None:
+    """Put the finished file in place of the old one (see the module docstring)."""
+    _close_quietly(new_path)
+    try:
+        _close_quietly(db_path)
+    except StoreError as exc:
+        raise StoreError(
+            f"{exc}: stop the lane app and any 'club-terminal sync', then provision again"
+        ) from exc
+    os.replace(new_path, db_path)
+    fd = os.open(db_path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_snapshot(
+    client: SyncClient,
+    data_dir: Path,
+    *,
+    settings: Mapping[str, object] | None = None,
+    progress: Progress | None = None,
+    page_limit: int = PAGE_LIMIT,
+) -> SnapshotResult:
+    """Load the server's snapshot into a new database and swap it in.
+
+    Arguments:
+        client: a client with this terminal's credential.
+        data_dir: the terminal's data directory; no connection to its
+            database may be open.
+        settings: local settings written in the same transaction (identity,
+            server URL), after the server's.
+        progress: called with (entity, rows done, rows announced).
+        page_limit: rows per page (at most 100,000).
+
+    Returns:
+        the snapshot id, the delta cursor, the rows per entity and the local
+        records kept.
+
+    Raises:
+        ServerUnreachableError, ServerRejectedError, TerminalRevokedError: a call failed.
+        ProtocolError: the manifest or a page breaks the protocol.
+        StoreError: the database cannot be written or is in use.
+        (In every case the old database is unchanged.)
+    """
+    started = time.monotonic()
+    db_path = data_dir / DB_FILENAME
+    new_path = data_dir / (DB_FILENAME + ".provisioning")
+    _remove(new_path)
+    manifest = parse_manifest(client.get_json("/v1/snapshot"))
+    try:
+        if db_path.exists():
+            open_db(db_path).close()  # bring the old file to the current schema
+        result = _build(client, new_path, db_path, manifest, settings or {}, progress, page_limit)
+        _swap(new_path, db_path)
+    except BaseException:
+        _remove(new_path)
+        raise
+    return SnapshotResult(
+        manifest.snapshot_id, manifest.cursor, *result, seconds=time.monotonic() - started
+    )
+
+
+def _drop_indexes(db: sqlite_utils.Database) -> list[str]:
+    """Drop the synced tables' secondary indexes (in the transaction); return their SQL.
+
+    Loading rows in key order and indexing afterwards is several times faster
+    than maintaining every index row by row.
+    """
+    marks = ", ".join("?" * len(ENTITIES))
+    found = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({marks})",
+        list(ENTITIES),
+    ).fetchall()
+    for name, _ in found:
+        db.execute(f'DROP INDEX "{name}"')
+    return [str(sql) for _, sql in found]
+
+
+def _build(
+    client: SyncClient,
+    new_path: Path,
+    old_path: Path,
+    manifest: Manifest,
+    settings: Mapping[str, object],
+    progress: Progress | None,
+    page_limit: int,
+) -> tuple[dict[str, int], dict[str, int]]:
+    db = open_db(new_path)
+    try:
+        has_old = old_path.exists()
+        if has_old:
+            db.execute("ATTACH DATABASE ? AS old", [str(old_path)])
+        rows: dict[str, int] = {}
+        kept: dict[str, int] = {}
+        db.execute(f"PRAGMA cache_size = {_CACHE_KIB}")
+        with db.atomic():
+            db.execute("PRAGMA defer_foreign_keys = ON")
+            indexes = _drop_indexes(db)
+            for name, spec in ENTITIES.items():
+                total = manifest.rows[name]
+                rows[name] = _load_entity(client, db, spec, total, progress, page_limit)
+            for sql in indexes:
+                db.execute(sql)
+            for key, value in settings.items():
+                db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, str(value)])
+            set_cursor(db, manifest.cursor)
+            if has_old:
+                kept = _copy_local(db)
+        if has_old:
+            db.execute("DETACH DATABASE old")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return rows, kept

@@ -1,0 +1,189 @@
+"""Sync in the background: the outbox relay and the delta puller, each on its own thread.
+
+:func:`sync_once` is one round (push, then pull) for the CLI and tests.
+:class:`SyncWorker` runs two daemon threads, each with its own database
+connection and its own HTTP client (neither is shared across threads):
+
+- the **outbox relay** pushes pending sales every ``push_interval`` seconds,
+  or at once when :meth:`SyncWorker.nudge` is called after a sale;
+- the **delta puller** applies the server's changes every ``pull_interval``.
+
+A thread survives every error: it records it on the :class:`StatusBoard`,
+waits with exponential backoff and full jitter, and tries again. Only a
+revoked terminal stops them (the board says ``revoked``): retrying cannot help.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from clubcore.errors import ClubError, TerminalRevokedError
+from offline_store.catalog import get_setting
+from offline_store.db import open_db
+from sync.http import RetryPolicy, SyncClient
+from sync.pull import PullResult, get_cursor, pull_changes
+from sync.push import PushResult, outbox_counts, push_outbox
+from sync.status import StatusBoard
+
+__all__ = ["WORKER_BACKOFF", "RoundResult", "SyncWorker", "push_now", "sync_once"]
+
+log = logging.getLogger(__name__)
+
+#: waits after a failed round: 1 s, then up to 2, 4, ... 60 s (full jitter)
+WORKER_BACKOFF = RetryPolicy(base=1.0, cap=60.0)
+
+Job = Callable[[SyncClient, sqlite_utils.Database], object]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundResult:
+    """What one :func:`sync_once` did."""
+
+    push: PushResult
+    pull: PullResult
+
+
+def push_now(client: SyncClient, db: sqlite_utils.Database) -> PushResult:
+    """Push the outbox as this terminal (identity from settings).
+
+    Raises:
+        as :func:`sync.push.push_outbox`.
+    """
+    return push_outbox(
+        client,
+        db,
+        terminal_id=get_setting(db, "terminal_id") or "unprovisioned",
+        store_id=get_setting(db, "store_id") or "unprovisioned",
+    )
+
+
+def sync_once(client: SyncClient, db: sqlite_utils.Database) -> RoundResult:
+    """One round: push the outbox, then pull the changes.
+
+    Raises:
+        as :func:`sync.push.push_outbox` and :func:`sync.pull.pull_changes`;
+        a failed push stops the round before the pull.
+    """
+    pushed = push_now(client, db)
+    return RoundResult(push=pushed, pull=pull_changes(client, db))
+
+
+class SyncWorker:
+    """The relay and puller threads of one terminal.
+
+    Arguments:
+        db_path: the terminal's database file (each thread opens its own connection).
+        client_factory: makes a client with the terminal's credential (one per thread).
+        board: where the status goes [default: a new board].
+        push_interval: seconds between pushes when nothing nudges the relay.
+        pull_interval: seconds between pulls.
+        backoff: the waits after failures (``base``, ``cap``).
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        client_factory: Callable[[], SyncClient],
+        *,
+        board: StatusBoard | None = None,
+        push_interval: float = 5.0,
+        pull_interval: float = 30.0,
+        backoff: RetryPolicy = WORKER_BACKOFF,
+    ) -> None:
+        self.db_path = db_path
+        self.client_factory = client_factory
+        self.board = board or StatusBoard()
+        self.backoff = backoff
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._pull_wake = threading.Event()
+        self._threads = [
+            threading.Thread(
+                target=self._loop,
+                args=(push_now, push_interval, self._wake),
+                name="outbox relay",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._loop,
+                args=(pull_changes, pull_interval, self._pull_wake),
+                name="delta puller",
+                daemon=True,
+            ),
+        ]
+
+    def start(self) -> None:
+        """Start both threads."""
+        for thread in self._threads:
+            thread.start()
+
+    def nudge(self) -> None:
+        """Push now (call after a sale is recorded)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop both threads and wait for them (a call in flight finishes first)."""
+        self._stop.set()
+        self._wake.set()
+        self._pull_wake.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """True while either thread runs."""
+        return any(thread.is_alive() for thread in self._threads)
+
+    def _report_backlog(self, db: sqlite_utils.Database) -> None:
+        try:
+            pending, refused = outbox_counts(db)
+            self.board.backlog(pending, refused, get_cursor(db))
+        except Exception:  # the status is best effort; the next round tries again
+            log.exception("cannot count the outbox")
+
+    def _round(self, job: Job, client: SyncClient, db: sqlite_utils.Database) -> bool:
+        """One run of ``job``; False when it failed."""
+        try:
+            job(client, db)
+        except TerminalRevokedError:
+            raise
+        except ClubError as exc:
+            log.warning("%s: %s", threading.current_thread().name, exc)
+            self.board.failed(exc)
+            return False
+        except Exception as exc:  # a worker survives everything, bugs included
+            log.exception("%s: unexpected error", threading.current_thread().name)
+            self.board.failed(exc)
+            return False
+        finally:
+            self._report_backlog(db)
+        self.board.succeeded()
+        return True
+
+    def _loop(self, job: Job, interval: float, wake: threading.Event) -> None:
+        db = open_db(self.db_path)
+        client = self.client_factory()
+        failures = 0
+        try:
+            self._report_backlog(db)
+            while not self._stop.is_set():
+                try:
+                    ok = self._round(job, client, db)
+                except TerminalRevokedError as exc:
+                    self.board.failed(exc)
+                    log.error("%s stops: %s", threading.current_thread().name, exc)
+                    return
+                failures = 0 if ok else failures + 1
+                wait = interval if ok else max(self.backoff.base, self.backoff.backoff(failures))
+                wake.wait(wait)
+                wake.clear()
+        finally:
+            client.close()
+            db.close()

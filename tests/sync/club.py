@@ -1,0 +1,151 @@
+"""The real club server (``club_server``) in a uvicorn thread on a loopback port.
+
+:func:`club` (module-scoped) serves the demo store from a SQLite file and from
+a PostgreSQL database of its own (127.0.0.1:5432, trust auth; skipped when
+there is none); :func:`sqlite_club` from SQLite only.
+a test enrolls its own terminal (:meth:`ClubServer.new_code`) so tests do not
+share terminals. Server-side changes go through the server's own Python API.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("club_server.app", reason="the club server is not built yet")
+uvicorn = pytest.importorskip("uvicorn")
+
+from sqlalchemy import Connection, text  # noqa: E402
+
+from club_server import demo, terminals  # noqa: E402
+from club_server.app import create_app  # noqa: E402
+from club_server.db import Database, open_database  # noqa: E402
+
+__all__ = ["ClubServer", "club", "postgres_database", "sqlite_club", "start_club"]
+
+DEMO_STORE = demo.DEMO_STORE
+
+
+@dataclass
+class ClubServer:
+    """A running club server and handles on its database."""
+
+    url: str
+    database: Database
+    keys_dir: Path
+    server: Any
+    thread: threading.Thread
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        with self.database.writing() as conn:
+            yield conn
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        with self.database.reading() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        with self.database.reading() as conn:
+            return list(conn.execute(text(sql), params))
+
+    def new_code(self, store: str = DEMO_STORE, *, age: timedelta = timedelta()) -> str:
+        """A fresh enrollment code for a new terminal (``age`` makes an old one)."""
+        with self.writing() as conn:
+            return terminals.add_terminal(conn, store, None, datetime.now(UTC) - age).code
+
+    def revoke(self, terminal_id: str) -> None:
+        with self.writing() as conn:
+            terminals.revoke_terminal(conn, terminal_id, datetime.now(UTC))
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.database.dispose()
+
+
+def start_club(directory: Path, url: str, *, members: int = 300, products: int = 120) -> ClubServer:
+    """Open (migrate) the database at ``url``, seed the demo store and serve it."""
+    database = open_database(url)
+    keys_dir = directory / "keys"
+    keys_dir.mkdir(exist_ok=True)
+    demo.seed(database, keys_dir, members=members, products=products, now=datetime.now(UTC))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(database), log_level="warning", lifespan="off", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the club server did not start"
+        time.sleep(0.01)
+    return ClubServer(f"http://127.0.0.1:{port}", database, keys_dir, server, thread)
+
+
+#: PostgreSQL with trust auth; each run creates and drops its own database
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); skips without PostgreSQL."""
+    import secrets
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(
+        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with admin.connect() as conn:
+            name = f"club_sync_test_{secrets.token_hex(4)}"
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    except OperationalError:
+        admin.dispose()
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def sqlite_club(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClubServer]:
+    """The club server on a SQLite file with a demo store (300 members, 120 products)."""
+    directory = tmp_path_factory.mktemp("club")
+    server = start_club(directory, f"sqlite:///{directory / 'club.db'}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def club(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClubServer]:
+    """The club server with a demo store, on SQLite and on PostgreSQL (skipped without it)."""
+    directory = tmp_path_factory.mktemp("club")
+    if request.param == "sqlite":
+        server = start_club(directory, f"sqlite:///{directory / 'club.db'}")
+        yield server
+        server.stop()
+        return
+    with postgres_database() as url:
+        server = start_club(directory, url)
+        yield server
+        server.stop()

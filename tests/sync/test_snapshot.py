@@ -1,0 +1,183 @@
+"""Provisioning snapshots from a scripted server: paging, resuming, the swap, kept sales."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clubcore.errors import ProtocolError, StoreError
+from offline_store.db import DB_FILENAME, open_db
+from sync.entities import ENTITIES
+from sync.http import SyncClient
+from sync.pull import get_cursor
+from sync.snapshot import load_snapshot
+from terminal.bootstrap import bootstrap
+from tests.sync.conftest import FAST
+from tests.sync.scripted import Reply, Request, ScriptedServer, json_reply, ndjson_reply
+
+Serve = Callable[..., ScriptedServer]
+STAMP = "2026-11-22T09:00:00+00:00"
+
+
+def dataset(members: int = 250) -> dict[str, list[list[Any]]]:
+    return {
+        "settings": [["currency", "IRR"], ["rules_version", "7"], ["timezone", "Asia/Tehran"]],
+        "tiers": [["basic", "Basic", 0, 0, 10000, 1, "[]"], ["gold", "Gold", 2, 5, 15000, 1, "[]"]],
+        "categories": [["drinks", "Drinks", None]],
+        "products": [
+            [f"P{i:03d}", None, f"Product {i}", "drinks", 100_000 + i, False, True, STAMP]
+            for i in range(30)
+        ],
+        "member_prices": [["P001", "basic", 90_000], ["P001", "gold", 80_000]],
+        "category_discounts": [["drinks", "gold", 500]],
+        "offers": [],
+        "members": [
+            [f"{1000000000 + i}", f"M {i}", "gold", "", None, 10 * i, 0, "active", STAMP]
+            for i in range(members)
+        ],
+        "cards": [["900001", "04AABBCC", "1000000000", "uid-only", None, STAMP]],
+        "denylist": [["900021", None, "lost", STAMP]],
+        "card_keys": [[1, "11" * 32, None]],
+    }
+
+
+class FakeSnapshotServer:
+    """Manifest and pages of ``data``; ``cut`` names (entity, page number) to cut off once."""
+
+    def __init__(self, data: dict[str, list[list[Any]]], cursor: int = 4242) -> None:
+        self.data = data
+        self.cursor = cursor
+        self.cut: set[tuple[str, int]] = set()
+        self.pages: dict[str, int] = {}
+        self.manifest: dict[str, Any] = {
+            "snapshot_id": "snap-1",
+            "cursor": cursor,
+            "server_time": STAMP,
+            "entities": {
+                name: {"columns": list(spec.columns), "rows": len(data[name])}
+                for name, spec in ENTITIES.items()
+            },
+        }
+
+    def __call__(self, request: Request) -> Reply:
+        if request.path == "/v1/snapshot":
+            return json_reply(self.manifest)
+        name = request.path.rsplit("/", 1)[1]
+        spec = ENTITIES[name]
+        rows = sorted(self.data[name], key=lambda r: spec.key_of(r))
+        after = request.query.get("after")
+        rows = [r for r in rows if after is None or spec.key_of(r) > after]
+        limit = int(request.query["limit"])
+        page, more = rows[:limit], len(rows) > limit
+        lines: list[Any] = [*page, {"next": spec.key_of(page[-1]) if more else None}]
+        number = self.pages[name] = self.pages.get(name, 0) + 1
+        if (name, number) in self.cut:
+            full = ndjson_reply(lines)
+            return ndjson_reply(lines, cut_at=len(full.body) // 2)
+        return ndjson_reply(lines)
+
+
+def provision(url: str, data_dir: Path, **options: Any) -> Any:
+    client = SyncClient(url, credential="T1.x", policy=FAST)
+    return load_snapshot(client, data_dir, **options)
+
+
+def test_a_snapshot_is_loaded_page_by_page_into_a_new_database(
+    tmp_path: Path, serve: Serve
+) -> None:
+    fake = FakeSnapshotServer(dataset())
+    server = serve(fake)
+    seen: list[tuple[str, int, int]] = []
+    result = provision(
+        server.url,
+        tmp_path,
+        settings={"terminal_id": "T1", "store_id": "S1"},
+        progress=lambda *args: seen.append(args),
+        page_limit=100,
+    )
+    assert result.rows["members"] == 250 and result.cursor == 4242 and result.kept == {}
+    db = open_db(tmp_path / DB_FILENAME)
+    assert db["members"].count == 250 and db["products"].count == 30
+    assert db["card_keys"].get(1)["public_key"] == b"\x11" * 32
+    assert db["settings"].get("terminal_id")["value"] == "T1"
+    assert db["settings"].get("rules_version")["value"] == "7"
+    assert get_cursor(db) == 4242
+    db.close()
+    member_pages = [r for r in server.requests if r.path.endswith("/members")]
+    assert [r.query.get("after") for r in member_pages] == [None, "1000000099", "1000000199"]
+    assert ("members", 250, 250) in seen
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]
+
+
+def test_a_page_cut_off_is_resumed_after_the_last_row(tmp_path: Path, serve: Serve) -> None:
+    fake = FakeSnapshotServer(dataset(members=3000))
+    fake.cut = {("members", 1)}
+    server = serve(fake)
+    provision(server.url, tmp_path, page_limit=5000)
+    member_pages = [r for r in server.requests if r.path.endswith("/members")]
+    assert len(member_pages) == 2
+    resumed_after = member_pages[1].query["after"]
+    assert "1000000000" < resumed_after < "1000002999"
+    db = open_db(tmp_path / DB_FILENAME)
+    assert db["members"].count == 3000
+    db.close()
+
+
+def test_re_provisioning_keeps_the_lanes_sales_and_outbox(tmp_path: Path, serve: Serve) -> None:
+    server = serve(FakeSnapshotServer(dataset()))
+    provision(server.url, tmp_path, settings={"terminal_id": "T1", "store_id": "S1"})
+    terminal = bootstrap(tmp_path)
+    checkout = terminal.checkout()
+    checkout.identify("1000000005")
+    checkout.add("P001", 3)
+    sale = checkout.complete()
+    terminal.close()
+    result = provision(server.url, tmp_path, settings={"terminal_id": "T1", "store_id": "S1"})
+    assert result.kept["sales"] == 1 and result.kept["outbox"] == 1
+    assert result.kept["points_ledger"] >= 1
+    db = open_db(tmp_path / DB_FILENAME)
+    assert db["sales"].get(sale.sale_id)["total"] == sale.total
+    assert db["outbox"].count == 1 and db["sale_lines"].count == 1
+    db.close()
+
+
+def test_a_bad_manifest_changes_nothing(tmp_path: Path, serve: Serve) -> None:
+    fake = FakeSnapshotServer(dataset())
+    server = serve(fake)
+    provision(server.url, tmp_path)
+    del fake.manifest["entities"]["denylist"]
+    with pytest.raises(ProtocolError, match="missing \\['denylist'\\]"):
+        provision(server.url, tmp_path)
+    fake.manifest["entities"]["denylist"] = {"columns": ["serial", "uid"], "rows": 1}
+    with pytest.raises(ProtocolError, match="columns of denylist"):
+        provision(server.url, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]
+
+
+def test_a_bad_row_mid_way_leaves_the_old_database(tmp_path: Path, serve: Serve) -> None:
+    data = dataset()
+    server = serve(FakeSnapshotServer(data))
+    provision(server.url, tmp_path)
+    data["members"][101] = data["members"][101][:4]
+    with pytest.raises(ProtocolError, match="array of 9"):
+        provision(server.url, tmp_path)
+    db = open_db(tmp_path / DB_FILENAME)
+    assert db["members"].count == 250
+    db.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]
+
+
+def test_a_database_in_use_is_not_replaced(tmp_path: Path, serve: Serve) -> None:
+    server = serve(FakeSnapshotServer(dataset()))
+    provision(server.url, tmp_path)
+    other = open_db(tmp_path / DB_FILENAME)  # the lane app, say
+    try:
+        with pytest.raises(StoreError, match="in use"):
+            provision(server.url, tmp_path)
+        assert other["members"].count == 250
+    finally:
+        other.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]

@@ -1,0 +1,110 @@
+"""The background relay and puller against a scripted server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from offline_store.catalog import put_settings
+from offline_store.db import DB_FILENAME
+from sync.http import RetryPolicy, SyncClient
+from sync.pull import set_cursor
+from sync.push import outbox_counts
+from sync.worker import SyncWorker
+from terminal.bootstrap import Terminal
+from tests.sync.conftest import FAST
+from tests.sync.scripted import Reply, Request, ScriptedServer, json_reply
+
+Serve = Callable[..., ScriptedServer]
+QUICK = RetryPolicy(base=0.05, cap=0.1)
+
+
+def provisioned(terminal: Terminal) -> Terminal:
+    put_settings(terminal.db, {"terminal_id": "T1", "store_id": "S1"})
+    with terminal.db.atomic():
+        set_cursor(terminal.db, 10)
+    return terminal
+
+
+def sell(terminal: Terminal) -> None:
+    checkout = terminal.checkout()
+    checkout.add("P000001")
+    checkout.complete()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+class FlakyServer:
+    """Fails ``failures`` calls with 503, then answers every sale created."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def __call__(self, request: Request) -> Reply:
+        if self.failures > 0:
+            self.failures -= 1
+            return json_reply({"error": "busy", "message": "try later"}, 503)
+        if request.path == "/v1/changes":
+            return json_reply({"changes": [], "cursor": int(request.query["after"]), "more": False})
+        sales = request.json()["sales"]
+        results: list[dict[str, Any]] = [
+            {"sale_id": s["sale_id"], "status": "created", "change_seq": None} for s in sales
+        ]
+        return json_reply({"results": results})
+
+
+def test_the_relay_survives_an_outage_and_drains_the_outbox(
+    terminal: Terminal, serve: Serve
+) -> None:
+    provisioned(terminal)
+    server = serve(FlakyServer(failures=12))
+    policy = RetryPolicy(attempts=2, base=0.01, cap=0.01, deadline=2)
+    worker = SyncWorker(
+        terminal.data_dir / DB_FILENAME,
+        lambda: SyncClient(server.url, credential="T1.x", policy=policy),
+        push_interval=0.05,
+        pull_interval=0.05,
+        backoff=QUICK,
+    )
+    statuses: list[bool | None] = []
+    worker.board.subscribe(lambda s: statuses.append(s.online))
+    sell(terminal)
+    worker.start()
+    try:
+        wait_for(lambda: worker.board.status.online is False)
+        assert worker.board.status.offline_since is not None
+        sell(terminal)
+        worker.nudge()
+        wait_for(lambda: worker.board.status.online is True and worker.board.status.pending == 0)
+        assert worker.alive
+    finally:
+        worker.stop()
+    assert not worker.alive
+    assert outbox_counts(terminal.db) == (0, 0)
+    assert worker.board.status.last_success is not None and worker.board.status.cursor == 10
+
+
+def test_a_revoked_terminal_stops_the_workers_and_says_so(terminal: Terminal, serve: Serve) -> None:
+    provisioned(terminal)
+    sell(terminal)
+    server = serve(lambda r: json_reply({"error": "terminal-revoked", "message": "gone"}, 403))
+    worker = SyncWorker(
+        terminal.data_dir / DB_FILENAME,
+        lambda: SyncClient(server.url, credential="T1.x", policy=FAST),
+        push_interval=0.05,
+        pull_interval=0.05,
+        backoff=QUICK,
+    )
+    worker.start()
+    wait_for(lambda: not worker.alive)
+    worker.stop()
+    status = worker.board.status
+    assert status.revoked and "revoked" in (status.last_error or "")
+    assert status.pending == 1
+    assert len(server.requests) == 2  # one push, one pull: no hammering after that
