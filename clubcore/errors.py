@@ -18,6 +18,7 @@ catch one tree::
     │   │   └── SaleStateError        wrong state (empty basket, already refunded)
     │   ├── AuthorizationError        a wrong or missing manager PIN
     │   ├── CardRejectedError         a card read but refused; ``reason`` says why
+    │   ├── RequestRefusedError       the club server refused a request; ``code``, ``status``
     │   ├── ReaderError               a card reader problem
     │   │   ├── ReaderUnavailableError    no such reader, or it cannot be opened
     │   │   └── CardIOError               the card went away or answered badly
@@ -54,6 +55,7 @@ __all__ = [
     "ReaderError",
     "ReaderUnavailableError",
     "RedemptionError",
+    "RequestRefusedError",
     "SaleStateError",
     "ServerRejectedError",
     "ServerUnreachableError",
@@ -142,6 +144,18 @@ class CardRejectedError(UserFacingError):
     def __init__(self, reason: str, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
+
+
+class RequestRefusedError(UserFacingError):
+    """The club server refused a request (server side; the API answers ``status``).
+
+    ``code`` is the protocol's error code (``unknown-code``, ``terminal-revoked``).
+    """
+
+    def __init__(self, status: int, code: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
 
 
 class ReaderError(UserFacingError):

@@ -32,13 +32,13 @@ another member's account). :func:`luhn_check_digit` computes it for issuing.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
 
 from clubcore.cardformat import MAX_MEMBER_NO, TEXT_PREFIX, SignedCard, decode_text
 from clubcore.errors import FormatError
+from clubcore.phonekey import e164_lookup_key  # re-exported: it moved to clubcore
 
 __all__ = [
     "Entry",
@@ -204,11 +204,6 @@ def phone_lookup_key(phone: str, salt: bytes) -> str:
         FormatError: not an Iranian mobile number.
     """
     return e164_lookup_key(normalise_phone(phone), salt)
-
-
-def e164_lookup_key(e164: str, salt: bytes) -> str:
-    """:func:`phone_lookup_key` of a number already in E.164 form (bulk loads)."""
-    return hashlib.sha256(salt + e164.encode("ascii")).hexdigest()
 
 
 def luhn_check_digit(digits: str) -> str:

@@ -1,0 +1,153 @@
+"""The FastAPI application: protocol header, body limit and the error contract.
+
+:func:`create_app` is the one place the API is wired (the ``serve`` command
+and the tests call it). Every error answer is ``{"error": code, "message":
+text}``: our :class:`RequestRefusedError` with its status, 422
+``invalid-request`` for a body or query that does not validate, 413
+``too-large`` past :data:`MAX_BODY`, and the framework's 404/405 in the same
+shape. A 500 would be a bug; it is answered in the same shape too.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from club_server import __version__
+from club_server.clock import Clock, utc_now
+from club_server.db import Database
+from club_server.routes import router
+from clubcore.errors import FormatError, RequestRefusedError
+
+__all__ = ["MAX_BODY", "PROTOCOL", "create_app", "error_body"]
+
+PROTOCOL = 1
+MAX_BODY = 8 * 1024 * 1024
+_log = logging.getLogger(__name__)
+_HTTP_CODES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "too-large",
+    415: "unsupported-media-type",
+}
+
+
+def error_body(code: str, message: str) -> dict[str, str]:
+    """The protocol's error body."""
+    return {"error": code, "message": message}
+
+
+class ProtocolMiddleware:
+    """Adds ``X-Club-Protocol`` to every answer and refuses bodies over the limit with 413."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Club-Protocol"] = str(PROTOCOL)
+            await send(message)
+
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body:
+            await self._too_large(scope, receive, send_with_header)
+            return
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body:
+                await self._too_large(scope, receive, send_with_header)
+                return
+        await self.app(scope, _replay(bytes(body), receive), send_with_header)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            error_body("too-large", f"request bodies are limited to {self.max_body} bytes"), 413
+        )
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        problems.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(problems) or "the request does not validate"
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestRefusedError)
+    async def refused(_: Request, exc: RequestRefusedError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), exc.status)
+
+    @app.exception_handler(FormatError)
+    async def malformed(_: Request, exc: FormatError) -> JSONResponse:
+        return JSONResponse(error_body("malformed", str(exc)), 400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("invalid-request", _validation_message(exc)), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, f"http-{exc.status_code}")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unexpected error", exc_info=exc)
+        return JSONResponse(error_body("internal", "the server failed; see its log"), 500)
+
+
+def create_app(database: Database, *, clock: Clock = utc_now) -> FastAPI:
+    """The club server's ASGI app over ``database`` (already migrated)."""
+    app = FastAPI(
+        title="Club server",
+        version=__version__,
+        summary="Sync protocol v1 (docs/sync-protocol.md): enrollment, snapshot, deltas, sales.",
+    )
+    app.state.database = database
+    app.state.clock = clock
+    app.include_router(router)
+    _install_handlers(app)
+    app.add_middleware(ProtocolMiddleware)
+    return app
+
+
+def app_state(request: Request) -> Any:
+    """The app's state (database, clock), for the routes."""
+    return request.app.state

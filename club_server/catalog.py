@@ -1,0 +1,66 @@
+"""Writing cached entities: upsert and delete, each with its change-log entry.
+
+Everything that changes a row terminals cache goes through :func:`upsert` or
+:func:`delete` (or a bulk load followed by :func:`club_server.changes.record_all`),
+so the change log cannot miss a mutation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from club_server.changes import record
+from club_server.entities import ENTITIES, Entity
+from club_server.schema import settings
+
+__all__ = ["delete", "get_setting", "put_settings", "upsert"]
+
+
+def _key_of(entity: Entity, row: Mapping[str, Any]) -> str:
+    return entity.key_text([row[k] for k in entity.key])
+
+
+def upsert(conn: Connection, entity_name: str, row: Mapping[str, Any]) -> int:
+    """Insert or update one row of a cached entity (table column names); returns the change seq.
+
+    Raises:
+        KeyError: an unknown entity, or the row lacks a key column.
+    """
+    entity = ENTITIES[entity_name]
+    key = _key_of(entity, row)
+    values = {k: v for k, v in row.items() if k not in entity.key}
+    where = entity.matches(key)
+    updated = conn.execute(entity.table.update().where(where).values(**values)) if values else None
+    exists = updated is not None and updated.rowcount > 0
+    if updated is None:
+        exists = conn.execute(select(*entity.key_columns()).where(where)).first() is not None
+    if not exists:
+        conn.execute(entity.table.insert().values(**row))
+    return record(conn, entity.name, key)
+
+
+def delete(conn: Connection, entity_name: str, key: str) -> int | None:
+    """Delete one row by its wire key; returns the change seq, None if there was no such row.
+
+    Raises:
+        KeyError: an unknown entity.
+        FormatError: a malformed key.
+    """
+    entity = ENTITIES[entity_name]
+    gone = conn.execute(entity.table.delete().where(entity.matches(key)))
+    return record(conn, entity.name, key) if gone.rowcount else None
+
+
+def get_setting(conn: Connection, key: str, default: str | None = None) -> str | None:
+    """A club setting's value, or ``default``."""
+    value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
+    return default if value is None else str(value)
+
+
+def put_settings(conn: Connection, values: Mapping[str, object]) -> None:
+    """Set several club settings (each a change terminals receive)."""
+    for key, value in values.items():
+        upsert(conn, "settings", {"key": key, "value": str(value)})

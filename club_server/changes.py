@@ -1,0 +1,104 @@
+"""The change log: what terminals pull as deltas after their snapshot.
+
+Every mutation of a cached entity calls :func:`record` (or
+:func:`record_all`) in the same transaction. The log holds only ``(seq,
+entity, key)``; a delta carries the row as it is when the delta is read, or
+``delete`` when the row is gone (``docs/sync-protocol.md``, "Deltas").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Text, cast, func, literal, select, tuple_
+
+from club_server.entities import ENTITIES, Entity
+from club_server.schema import changes
+
+__all__ = ["current_cursor", "read_changes", "record", "record_all", "rows_by_key"]
+
+_CHUNK = 500
+
+
+def record(conn: Connection, entity: str, key: str) -> int:
+    """Append one change; returns its ``seq``."""
+    result = conn.execute(changes.insert().values(entity=entity, key=key))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def record_all(conn: Connection, entity: Entity) -> None:
+    """Append a change for every row of ``entity`` (after a bulk load), in key order."""
+    keys = [cast(c, Text) for c in entity.key_columns()]
+    key_text = keys[0] if len(keys) == 1 else keys[0] + literal("|") + keys[1]
+    query = select(literal(entity.name), key_text).order_by(*entity.key_columns())
+    conn.execute(changes.insert().from_select(["entity", "key"], query))
+
+
+def current_cursor(conn: Connection) -> int:
+    """The newest change-log position (0 when empty)."""
+    return int(conn.execute(select(func.max(changes.c.seq))).scalar() or 0)
+
+
+def rows_by_key(conn: Connection, entity: Entity, keys: Iterable[str]) -> dict[str, list[Any]]:
+    """The current wire rows of ``entity`` for the wire ``keys`` that still exist.
+
+    Raises:
+        FormatError: a malformed key.
+    """
+    wanted = sorted(set(keys))
+    found: dict[str, list[Any]] = {}
+    width = len(entity.key)
+    for start in range(0, len(wanted), _CHUNK):
+        values = [entity.parse_key(k) for k in wanted[start : start + _CHUNK]]
+        cols = entity.key_columns()
+        where = (
+            cols[0].in_([v[0] for v in values])
+            if width == 1
+            else tuple_(*cols).in_([tuple(v) for v in values])
+        )
+        query = select(*entity.key_columns(), *entity.wire_columns()).where(where)
+        for row in conn.execute(query):
+            found[entity.key_text(row[:width])] = list(row[width:])
+    return found
+
+
+def read_changes(conn: Connection, after: int, limit: int) -> dict[str, Any]:
+    """One page of deltas after ``after``: ``{"changes", "cursor", "more"}``."""
+    query = (
+        select(changes.c.seq, changes.c.entity, changes.c.key)
+        .where(changes.c.seq > after)
+        .order_by(changes.c.seq)
+        .limit(limit + 1)
+    )
+    log = conn.execute(query).all()
+    more = len(log) > limit
+    log = log[:limit]
+    current = _current_rows(conn, log)
+    items = []
+    for seq, name, key in log:
+        row = current.get((name, key))
+        items.append(
+            {
+                "seq": seq,
+                "entity": name,
+                "op": "upsert" if row is not None else "delete",
+                "key": key,
+                "row": row,
+            }
+        )
+    cursor = max(after, log[-1][0]) if log else after
+    return {"changes": items, "cursor": cursor, "more": more}
+
+
+def _current_rows(conn: Connection, log: Sequence[Any]) -> dict[tuple[str, str], list[Any]]:
+    keys: dict[str, set[str]] = defaultdict(set)
+    for _, name, key in log:
+        if name in ENTITIES:
+            keys[name].add(key)
+    current: dict[tuple[str, str], list[Any]] = {}
+    for name, wanted in keys.items():
+        for key, row in rows_by_key(conn, ENTITIES[name], wanted).items():
+            current[(name, key)] = row
+    return current

@@ -1,0 +1,29 @@
+"""The ``club-server`` command: one click group, one function per command.
+
+=====================================  ===============================================
+command                                what it does
+=====================================  ===============================================
+``serve [--host] [--port]``            run the sync API (uvicorn)
+``demo-data [--members] [--products]`` the demo store, with signed demo cards
+``member add`` / ``member show``       add a member; show one with balance and cards
+``terminal add --store`` / ``revoke``  a new terminal and its one-time code; revoke one
+``card issue`` / ``card revoke``       sign a card (NDEF hex + QR text); denylist one
+``keys generate|rotate|retire|list``   the club's signing keys
+``report daily --store``               the store-wide daily report
+``flags``                              negative balances, conflicts, unknown members
+=====================================  ===============================================
+
+Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
+"""
+
+from __future__ import annotations
+
+from club_server.cli import admin, ops
+from club_server.cli.base import cli
+
+__all__ = ["admin", "cli", "main", "ops"]
+
+
+def main() -> None:
+    """The console script's entry point."""
+    cli(prog_name="club-server")

@@ -1,0 +1,152 @@
+"""Running the server and looking at it: ``serve``, ``demo-data``, ``report``, ``flags``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from club_server.catalog import get_setting
+from club_server.cli.base import (
+    as_json_option,
+    cli,
+    db_option,
+    emit_json,
+    handle_errors,
+    keys_dir_option,
+    opened,
+    resolve_keys_dir,
+)
+from club_server.clock import utc_now
+from club_server.demo import DEMO_STORE, seed
+from club_server.flags import list_flags
+from club_server.reports import store_daily_report
+
+__all__ = ["demo_data", "flags", "report", "serve"]
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8600, show_default=True, help="TCP port.")
+@click.option("--log-level", default="info", show_default=True, help="uvicorn's log level.")
+@db_option
+@handle_errors
+def serve(host: str, port: int, log_level: str, db_url: str | None) -> None:
+    """Serve the sync API (put TLS in front of it: a reverse proxy, or uvicorn's options)."""
+    import uvicorn
+
+    from club_server.app import create_app
+
+    with opened(db_url) as database:
+        click.echo(
+            f"club server on http://{host}:{port} ({database.engine.url.render_as_string()})"
+        )
+        uvicorn.run(create_app(database), host=host, port=port, log_level=log_level)
+
+
+def _progress(label: str, done: int, total: int) -> None:
+    if total and (done == total or done % 200_000 == 0):
+        click.echo(f"  {label}: {done:,}/{total:,}", err=True)
+
+
+@cli.command("demo-data")
+@click.option("--members", default=2_000, show_default=True, help="How many members.")
+@click.option("--products", default=300, show_default=True, help="How many products.")
+@db_option
+@keys_dir_option
+@as_json_option
+@handle_errors
+def demo_data(
+    members: int, products: int, db_url: str | None, keys_dir: Path | None, as_json: bool
+) -> None:
+    """Fill an empty server with the demo store (as the terminal's) and signed demo cards."""
+    started = datetime.now()
+    with opened(db_url) as database:
+        summary = seed(
+            database,
+            resolve_keys_dir(database, keys_dir),
+            members=members,
+            products=products,
+            now=utc_now(),
+            progress=None if as_json else _progress,
+        )
+    if as_json:
+        emit_json(
+            {
+                "store_id": DEMO_STORE,
+                "members": summary.members,
+                "products": summary.products,
+                "member_prices": summary.member_prices,
+                "offers": summary.offers,
+                "cards": summary.cards,
+            }
+        )
+        return
+    seconds = (datetime.now() - started).total_seconds()
+    click.echo(
+        f"store {DEMO_STORE}: {summary.members:,} members, {summary.products:,} products, "
+        f"{summary.offers} offers in {seconds:.1f} s"
+    )
+    for card in summary.cards:
+        click.echo(
+            f"  {card['label']:9} member {card['member_no']} card {card['serial']} "
+            f"uid {card['uid']}"
+        )
+    click.echo(f"next: club-server terminal add --store {DEMO_STORE}")
+
+
+@cli.group()
+def report() -> None:
+    """Reports across the lanes of a store."""
+
+
+@report.command("daily")
+@click.option("--store", "store_id", required=True, help="The store.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="[default: today]")
+@db_option
+@as_json_option
+@handle_errors
+def report_daily(store_id: str, day: datetime | None, db_url: str | None, as_json: bool) -> None:
+    """The store's daily member-sales report (all lanes)."""
+    with opened(db_url) as database, database.reading() as conn:
+        currency = get_setting(conn, "currency", "IRR") or "IRR"
+        zone = ZoneInfo(get_setting(conn, "timezone", "UTC") or "UTC")
+        business_date: date = day.date() if day else utc_now().astimezone(zone).date()
+        result = store_daily_report(conn, store_id, business_date, currency)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    click.echo(
+        f"{store_id} {result.business_date}: {result.sales_count} sales, "
+        f"{result.returns_count} returns, total {result.total:,} {currency}"
+    )
+    click.echo(
+        f"  members {result.member_total:,} ({result.member_share:.1%}), "
+        f"discount {result.discount_given:,}, points +{result.points_earned:,} "
+        f"-{result.points_redeemed:,}, top 20% of members {result.top20_share:.1%}"
+    )
+    for tier in result.by_tier:
+        click.echo(f"  {tier['tier']:11} {tier['sales']:5} sales {tier['total']:>15,}")
+
+
+@cli.command()
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved flags.")
+@db_option
+@as_json_option
+@handle_errors
+def flags(include_resolved: bool, db_url: str | None, as_json: bool) -> None:
+    """What the club must look at: negative balances, conflicting sales, unknown members."""
+    with opened(db_url) as database, database.reading() as conn:
+        rows = list_flags(conn, include_resolved=include_resolved)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['flag_id']:5} {row['created_at']} {row['kind']:16} {row['subject']}: "
+            f"{row['detail']}"
+        )
+    if not rows:
+        click.echo("no open flags")

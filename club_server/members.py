@@ -1,0 +1,140 @@
+"""Members on the server: adding one, and everything the club knows about one.
+
+The server keeps personal data (full name, phone) that never leaves it;
+terminals get the protocol's columns only, with the phone as a salted hash
+(:func:`clubcore.phonekey.e164_lookup_key`, salt in the ``phone_salt``
+setting).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from club_server.catalog import get_setting, put_settings, upsert
+from club_server.clock import iso
+from club_server.counters import next_value
+from club_server.schema import cards, members, points_ledger, tiers
+from clubcore.cardformat import MAX_MEMBER_NO
+from clubcore.demo_rows import member_number
+from clubcore.errors import FormatError, UnknownMemberError
+from clubcore.phonekey import e164_lookup_key
+
+__all__ = ["add_member", "normalise_e164", "show_member"]
+
+_IRAN_MOBILE = re.compile(r"(?:\+98|0098|0)?(9[0-9]{9})")
+
+
+def normalise_e164(phone: str) -> str:
+    """An Iranian mobile number in E.164 (``+989xxxxxxxxx``).
+
+    Raises:
+        FormatError: not an Iranian mobile number.
+    """
+    compact = re.sub(r"[\s()-]", "", phone)
+    match = _IRAN_MOBILE.fullmatch(compact)
+    if match is None:
+        raise FormatError(f"{phone!r} is not an Iranian mobile number (09xxxxxxxxx)")
+    return "+98" + match.group(1)
+
+
+def _phone_salt(conn: Connection) -> bytes:
+    salt = get_setting(conn, "phone_salt")
+    if salt is None:
+        salt = secrets.token_bytes(16).hex()
+        put_settings(conn, {"phone_salt": salt})
+    return bytes.fromhex(salt)
+
+
+def _new_number(conn: Connection) -> str:
+    def initial() -> int:
+        return int(conn.execute(select(func.count()).select_from(members)).scalar() or 0)
+
+    while True:
+        number = member_number(next_value(conn, "member_index", initial))
+        taken = select(members.c.member_no).where(members.c.member_no == number)
+        if conn.execute(taken).first() is None:
+            return number
+
+
+def add_member(
+    conn: Connection,
+    *,
+    display_name: str,
+    tier: str,
+    now: datetime,
+    member_no: str | None = None,
+    phone: str | None = None,
+    segments: str = "",
+    full_name: str | None = None,
+) -> str:
+    """Add a member; returns the member number (a new Luhn-checked one if not given).
+
+    Raises:
+        FormatError: a malformed member number or phone, an unknown tier, or a
+            number that exists already.
+    """
+    if member_no is not None and (
+        not member_no.isdigit()
+        or not 0 < int(member_no) <= MAX_MEMBER_NO
+        or member_no != str(int(member_no))
+    ):
+        raise FormatError(f"member number {member_no!r} must be 1 to 14 digits, no leading zero")
+    if conn.execute(select(tiers.c.code).where(tiers.c.code == tier)).first() is None:
+        raise FormatError(f"unknown tier {tier!r}")
+    number = member_no or _new_number(conn)
+    if conn.execute(select(members.c.member_no).where(members.c.member_no == number)).first():
+        raise FormatError(f"member {number} exists already")
+    e164 = normalise_e164(phone) if phone else None
+    phone_hash = e164_lookup_key(e164, _phone_salt(conn)) if e164 else None
+    upsert(
+        conn,
+        "members",
+        {
+            "member_no": number,
+            "display_name": display_name,
+            "tier": tier,
+            "segments": segments,
+            "phone_hash": phone_hash,
+            "points_balance": 0,
+            "spend_12m": 0,
+            "status": "active",
+            "updated_at": iso(now),
+            "full_name": full_name,
+            "phone": e164,
+            "joined_at": iso(now),
+        },
+    )
+    return number
+
+
+def show_member(conn: Connection, member_no: str) -> dict[str, Any]:
+    """A member's row, cards and last 20 ledger entries.
+
+    Raises:
+        UnknownMemberError: no such member.
+    """
+    row = conn.execute(select(members).where(members.c.member_no == member_no)).first()
+    if row is None:
+        raise UnknownMemberError(f"no member {member_no!r}")
+    member = dict(row._mapping)
+    member["cards"] = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(cards).where(cards.c.member_no == member_no).order_by(cards.c.serial)
+        )
+    ]
+    member["ledger"] = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(points_ledger)
+            .where(points_ledger.c.member_no == member_no)
+            .order_by(points_ledger.c.entry_id.desc())
+            .limit(20)
+        )
+    ]
+    return member

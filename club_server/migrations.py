@@ -1,0 +1,93 @@
+"""Versioned schema migrations of the club server's database.
+
+Each step has a number and a name, runs in its own transaction (DDL is
+transactional on both SQLite and PostgreSQL) and is recorded in
+``schema_migrations``. Steps are append-only. Step 1 creates the tables of
+:mod:`club_server.schema` as they are in protocol v1; once a later step
+changes a table, step 1 must be frozen to a copy of the v1 definitions.
+
+A database whose recorded version is newer than the newest step here is
+refused. On PostgreSQL the writers' advisory lock (taken by
+:meth:`Database.writing`) makes concurrent starts migrate one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from club_server.db import Database
+from club_server.schema import metadata
+from clubcore.errors import MigrationError
+
+__all__ = ["MIGRATIONS", "Migration", "migrate", "schema_version"]
+
+_meta = MetaData()
+schema_migrations = Table(
+    "schema_migrations",
+    _meta,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("applied_at", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _initial(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema (protocol v1)", _initial),)
+
+
+def schema_version(conn: Connection) -> int:
+    """The newest applied step, 0 for an empty database."""
+    return int(conn.execute(select(func.max(schema_migrations.c.version))).scalar() or 0)
+
+
+def migrate(database: Database) -> list[int]:
+    """Apply every pending step, each in its own transaction.
+
+    Returns:
+        the versions applied now (empty when up to date).
+
+    Raises:
+        MigrationError: a step failed (it is rolled back), or the database is
+            newer than this program.
+    """
+    with database.writing() as conn:
+        _meta.create_all(conn)
+    applied: list[int] = []
+    for step in MIGRATIONS:
+        try:
+            with database.writing() as conn:
+                current = schema_version(conn)
+                if current > MIGRATIONS[-1].version:
+                    raise MigrationError(
+                        f"the database is at schema version {current}, "
+                        f"newer than this program ({MIGRATIONS[-1].version})"
+                    )
+                if step.version <= current:
+                    continue
+                step.apply(conn)
+                conn.execute(
+                    schema_migrations.insert().values(
+                        version=step.version,
+                        name=step.name,
+                        applied_at=datetime.now(UTC).isoformat(),
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise MigrationError(f"migration {step.version} ({step.name}) failed: {exc}") from exc
+        applied.append(step.version)
+    return applied

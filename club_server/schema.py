@@ -1,0 +1,239 @@
+"""The club server's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+The cached entities (``settings`` .. ``card_keys``) have the columns of
+``docs/sync-protocol.md`` plus a few the server keeps for itself (marked
+*server only* below); the wire never carries those. Times are ISO 8601 text
+(UTC, with offset), dates ``YYYY-MM-DD`` text, money and points integers,
+flags 0/1 integers: the wire form is then the stored form on both backends.
+
+Every change to a cached entity appends ``(entity, key)`` to ``changes`` in
+the same transaction (:mod:`club_server.changes`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+__all__ = ["metadata"]
+
+metadata = MetaData()
+
+#: an auto-incrementing 64-bit key (SQLite only autoincrements INTEGER PRIMARY KEY)
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _money(name: str, *, nullable: bool = False) -> Column[int]:
+    return Column(name, BigInteger, nullable=nullable)
+
+
+stores = Table(
+    "stores", metadata,
+    Column("store_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)  # fmt: skip
+
+terminals = Table(
+    "terminals", metadata,
+    Column("terminal_id", Text, primary_key=True),
+    Column("store_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("credential_hash", Text),
+    Column("created_at", Text, nullable=False),
+    Column("enrolled_at", Text),
+    Column("revoked_at", Text),
+    Column("device", Text),
+)  # fmt: skip
+
+enrollment_codes = Table(
+    "enrollment_codes", metadata,
+    Column("code_hash", Text, primary_key=True),
+    Column("terminal_id", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+    Column("used_at", Text),
+)  # fmt: skip
+
+settings = Table(
+    "settings", metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)  # fmt: skip
+
+tiers = Table(
+    "tiers", metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("rank", Integer, nullable=False),
+    _money("min_spend"),
+    Column("earn_multiplier_bp", Integer, nullable=False),
+    Column("assignable", Integer, nullable=False),
+    Column("benefits", Text, nullable=False),
+)  # fmt: skip
+
+categories = Table(
+    "categories", metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("parent", Text),
+)  # fmt: skip
+
+products = Table(
+    "products", metadata,
+    Column("sku", Text, primary_key=True),
+    Column("barcode", Text),
+    Column("name", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    _money("list_price"),
+    Column("member_only", Integer, nullable=False),
+    Column("active", Integer, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)  # fmt: skip
+
+member_prices = Table(
+    "member_prices", metadata,
+    Column("sku", Text, nullable=False),
+    Column("tier", Text, nullable=False),
+    _money("price"),
+    PrimaryKeyConstraint("sku", "tier"),
+)  # fmt: skip
+
+category_discounts = Table(
+    "category_discounts", metadata,
+    Column("category", Text, nullable=False),
+    Column("tier", Text, nullable=False),
+    Column("percent_bp", Integer, nullable=False),
+    PrimaryKeyConstraint("category", "tier"),
+)  # fmt: skip
+
+offers = Table(
+    "offers", metadata,
+    Column("offer_id", Text, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    _money("unit_price", nullable=True),
+    Column("percent_bp", Integer),
+    Column("sku", Text),
+    Column("category", Text),
+    Column("target_member", Text),
+    Column("target_segment", Text),
+    Column("target_tier", Text),
+    Column("starts_at", Text),
+    Column("ends_at", Text),
+    Column("stacks", Integer, nullable=False),
+)  # fmt: skip
+
+members = Table(
+    "members", metadata,
+    Column("member_no", Text, primary_key=True),
+    Column("display_name", Text, nullable=False),
+    Column("tier", Text, nullable=False),
+    Column("segments", Text, nullable=False),
+    Column("phone_hash", Text),
+    # the ledger sum, recomputed from points_ledger on every change (wire: points_base)
+    Column("points_balance", BigInteger, nullable=False),
+    _money("spend_12m"),
+    Column("status", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Column("full_name", Text),  # server only
+    Column("phone", Text),  # server only: E.164
+    Column("joined_at", Text),  # server only
+)  # fmt: skip
+
+cards = Table(
+    "cards", metadata,
+    Column("serial", Text, primary_key=True),
+    Column("uid", Text),
+    Column("member_no", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("expires", Text),
+    Column("updated_at", Text, nullable=False),
+    Column("key_id", Integer),  # server only: the key that signed it
+)  # fmt: skip
+Index("cards_member", cards.c.member_no)
+
+denylist = Table(
+    "denylist", metadata,
+    Column("serial", Text, primary_key=True),
+    Column("uid", Text),
+    Column("reason", Text, nullable=False),
+    Column("listed_at", Text, nullable=False),
+)  # fmt: skip
+
+card_keys = Table(
+    "card_keys", metadata,
+    Column("key_id", Integer, primary_key=True, autoincrement=False),
+    Column("public_key", Text, nullable=False),  # 32 bytes, hex
+    Column("retired_at", Text),
+    Column("created_at", Text, nullable=False),  # server only
+    Column("signing", Integer, nullable=False),  # server only: 1 = new cards are signed with it
+)  # fmt: skip
+
+points_ledger = Table(
+    "points_ledger", metadata,
+    Column("entry_id", Serial, primary_key=True, autoincrement=True),
+    Column("member_no", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("sale_id", Text),
+    Column("created_at", Text, nullable=False),
+)  # fmt: skip
+Index("points_ledger_member", points_ledger.c.member_no)
+
+sales = Table(
+    "sales", metadata,
+    Column("sale_id", Text, primary_key=True),
+    Column("terminal_id", Text, nullable=False),
+    Column("store_id", Text, nullable=False),
+    Column("body_hash", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("business_date", Text, nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("member_no", Text),
+    Column("tier", Text),
+    _money("subtotal_list"),
+    _money("member_discount"),
+    _money("points_discount"),
+    _money("total"),
+    Column("points_earned", BigInteger, nullable=False),
+    Column("points_redeemed", BigInteger, nullable=False),
+    Column("received_at", Text, nullable=False),
+    Column("change_seq", BigInteger),  # the first result, returned to replays
+)  # fmt: skip
+Index("sales_store_day", sales.c.store_id, sales.c.business_date)
+
+changes = Table(
+    "changes", metadata,
+    Column("seq", Serial, primary_key=True, autoincrement=True),
+    Column("entity", Text, nullable=False),
+    Column("key", Text, nullable=False),
+)  # fmt: skip
+
+flags = Table(
+    "flags", metadata,
+    Column("flag_id", Serial, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("sale_id", Text),
+    Column("terminal_id", Text),
+    Column("created_at", Text, nullable=False),
+    Column("resolved_at", Text),
+)  # fmt: skip
+
+counters = Table(
+    "counters", metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)  # fmt: skip
