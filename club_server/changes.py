@@ -24,7 +24,7 @@ _CHUNK = 500
 
 def record(conn: Connection, entity: str, key: str) -> int:
     """Append one change; returns its ``seq``."""
-    result = conn.execute(changes.insert().values(entity=entity, key=key))
+    result = conn.execute(changes.insert(), {"entity": entity, "key": key})
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from club_server.changes import record
 from club_server.clock import iso
@@ -122,7 +122,11 @@ def _sale_id_of(item: Any) -> str | None:
 def push_sales(
     conn: Connection, terminal: TerminalRecord, items: Sequence[Any], now: datetime
 ) -> list[dict[str, Any]]:
-    """Store pushed sales (in the caller's transaction); one result per item, in order."""
+    """Store pushed sales (in the caller's transaction); one result per item, in order.
+
+    Work is batched: one statement each for the ledger entries, the sales and
+    the member balances of the whole request, and one change per member.
+    """
     parsed: list[_Parsed | str] = []
     for item in items:
         try:
@@ -130,12 +134,25 @@ def push_sales(
         except FormatError as exc:
             parsed.append(str(exc))
     known = _known(conn, [p.sale.sale_id for p in parsed if isinstance(p, _Parsed)])
-    results = []
+    results: list[dict[str, Any]] = []
+    fresh: dict[str, _Parsed] = {}
     for item, entry in zip(items, parsed, strict=True):
         if isinstance(entry, str):
             results.append({"sale_id": _sale_id_of(item), "status": "rejected", "error": entry})
-            continue
-        results.append(_one(conn, terminal, entry, known, now))
+        elif entry.sale.sale_id in fresh:  # the same sale twice in one request
+            same = fresh[entry.sale.sale_id].body_hash == entry.body_hash
+            results.append(_replay(conn, terminal, entry, same, None, now))
+        elif entry.sale.sale_id in known:
+            body_hash, seq = known[entry.sale.sale_id]
+            results.append(_replay(conn, terminal, entry, body_hash == entry.body_hash, seq, now))
+        else:
+            fresh[entry.sale.sale_id] = entry
+            results.append({"sale_id": entry.sale.sale_id, "status": "created"})
+    seqs = _store(conn, terminal, list(fresh.values()), now)
+    for result in results:
+        first_in_request = result["status"] == "duplicate" and result["change_seq"] is None
+        if result["status"] == "created" or first_in_request:
+            result["change_seq"] = seqs.get(result["sale_id"])
     return results
 
 
@@ -157,115 +174,152 @@ def _known(conn: Connection, sale_ids: list[str]) -> dict[str, tuple[str, int | 
     return known
 
 
-def _one(
+def _replay(
     conn: Connection,
     terminal: TerminalRecord,
     entry: _Parsed,
-    known: dict[str, tuple[str, int | None]],
+    same_body: bool,
+    seq: int | None,
     now: datetime,
 ) -> dict[str, Any]:
     sale_id = entry.sale.sale_id
-    if sale_id in known:
-        body_hash, seq = known[sale_id]
-        if body_hash == entry.body_hash:
-            return {"sale_id": sale_id, "status": "duplicate", "change_seq": seq}
-        add_flag(
-            conn,
-            "sale-conflict",
-            sale_id,
-            "a different body was pushed for a known sale_id",
-            now,
-            sale_id=sale_id,
-            terminal_id=terminal.terminal_id,
-        )
-        return {
-            "sale_id": sale_id,
-            "status": "conflict",
-            "error": "different body for a known sale_id",
-        }
-    seq = _store(conn, terminal, entry, now)
-    known[sale_id] = (entry.body_hash, seq)
-    return {"sale_id": sale_id, "status": "created", "change_seq": seq}
-
-
-def _store(conn: Connection, terminal: TerminalRecord, entry: _Parsed, now: datetime) -> int | None:
-    sale = entry.sale
-    seq = _apply_points(conn, terminal, sale, now) if sale.member_no else None
-    conn.execute(
-        sales.insert().values(
-            sale_id=sale.sale_id,
-            terminal_id=sale.terminal_id,
-            store_id=sale.store_id,
-            body_hash=entry.body_hash,
-            payload=entry.canonical,
-            kind=str(sale.kind),
-            created_at=sale.created_at.isoformat(),
-            business_date=sale.business_date.isoformat(),
-            hour=sale.hour,
-            member_no=sale.member_no,
-            tier=sale.tier,
-            subtotal_list=sale.subtotal_list,
-            member_discount=sale.member_discount,
-            points_discount=sale.points_discount,
-            total=sale.total,
-            points_earned=sale.points_earned,
-            points_redeemed=sale.points_redeemed,
-            received_at=iso(now),
-            change_seq=seq,
-        )
+    if same_body:
+        return {"sale_id": sale_id, "status": "duplicate", "change_seq": seq}
+    add_flag(
+        conn,
+        "sale-conflict",
+        sale_id,
+        "a different body was pushed for a known sale_id",
+        now,
+        sale_id=sale_id,
+        terminal_id=terminal.terminal_id,
     )
-    return seq
+    return {"sale_id": sale_id, "status": "conflict", "error": "different body for a known sale_id"}
+
+
+def _store(
+    conn: Connection, terminal: TerminalRecord, entries: list[_Parsed], now: datetime
+) -> dict[str, int | None]:
+    """Insert new sales with their ledger entries; the change seq of each sale's member."""
+    if not entries:
+        return {}
+    member_seq = _apply_points(conn, terminal, [e.sale for e in entries], now)
+    stamp = iso(now)
+    conn.execute(
+        sales.insert(),
+        [
+            {
+                "sale_id": e.sale.sale_id,
+                "terminal_id": e.sale.terminal_id,
+                "store_id": e.sale.store_id,
+                "body_hash": e.body_hash,
+                "payload": e.canonical,
+                "kind": str(e.sale.kind),
+                "created_at": e.sale.created_at.isoformat(),
+                "business_date": e.sale.business_date.isoformat(),
+                "hour": e.sale.hour,
+                "member_no": e.sale.member_no,
+                "tier": e.sale.tier,
+                "subtotal_list": e.sale.subtotal_list,
+                "member_discount": e.sale.member_discount,
+                "points_discount": e.sale.points_discount,
+                "total": e.sale.total,
+                "points_earned": e.sale.points_earned,
+                "points_redeemed": e.sale.points_redeemed,
+                "received_at": stamp,
+                "change_seq": member_seq.get(e.sale.member_no or ""),
+            }
+            for e in entries
+        ],
+    )
+    return {e.sale.sale_id: member_seq.get(e.sale.member_no or "") for e in entries}
 
 
 def _apply_points(
-    conn: Connection, terminal: TerminalRecord, sale: Sale, now: datetime
-) -> int | None:
-    """Ledger entries for a member sale; the member's new balance; its change seq."""
-    member_no = sale.member_no
-    assert member_no is not None
-    entries = [(LedgerKind.EARN, sale.points_earned), (LedgerKind.REDEEM, -sale.points_redeemed)]
-    for kind, points in entries:
-        if points:
-            conn.execute(
-                points_ledger.insert().values(
-                    member_no=member_no,
-                    kind=str(kind),
-                    points=points,
-                    sale_id=sale.sale_id,
-                    created_at=iso(now),
-                )
+    conn: Connection, terminal: TerminalRecord, batch: list[Sale], now: datetime
+) -> dict[str, int]:
+    """Ledger entries for the member sales of a batch; new balances; a change per member.
+
+    Returns the change seq of each known member's update (unknown members are
+    flagged and get none).
+    """
+    stamp = iso(now)
+    member_sales = [s for s in batch if s.member_no]
+    ledger = [
+        {
+            "member_no": s.member_no,
+            "kind": str(kind),
+            "points": points,
+            "sale_id": s.sale_id,
+            "created_at": stamp,
+        }
+        for s in member_sales
+        for kind, points in (
+            (LedgerKind.EARN, s.points_earned),
+            (LedgerKind.REDEEM, -s.points_redeemed),
+        )
+        if points
+    ]
+    if ledger:
+        conn.execute(points_ledger.insert(), ledger)
+    numbers = sorted({s.member_no for s in member_sales if s.member_no})
+    balances = ledger_balances(conn, numbers)
+    existing = _existing_members(conn, numbers)
+    for sale in member_sales:
+        if sale.member_no not in existing:
+            add_flag(
+                conn,
+                "unknown-member",
+                sale.member_no or "",
+                f"sale {sale.sale_id} names an unknown member",
+                now,
+                sale_id=sale.sale_id,
+                terminal_id=terminal.terminal_id,
             )
-    balance = ledger_balance(conn, member_no)
-    updated = conn.execute(
-        members.update()
-        .where(members.c.member_no == member_no)
-        .values(points_balance=balance, updated_at=iso(now))
-    )
-    if updated.rowcount == 0:
-        add_flag(
-            conn,
-            "unknown-member",
-            member_no,
-            f"sale {sale.sale_id} names an unknown member",
-            now,
-            sale_id=sale.sale_id,
-            terminal_id=terminal.terminal_id,
+    known = [m for m in numbers if m in existing]
+    if known:
+        conn.execute(
+            members.update()
+            .where(members.c.member_no == bindparam("m_no"))
+            .values(points_balance=bindparam("m_balance"), updated_at=stamp),
+            [{"m_no": m, "m_balance": balances.get(m, 0)} for m in known],
         )
-        return None
-    if balance < 0:
-        add_flag(
-            conn,
-            "negative-balance",
-            member_no,
-            f"balance {balance} after sale {sale.sale_id} (offline redemption)",
-            now,
-            sale_id=sale.sale_id,
-            terminal_id=terminal.terminal_id,
+    for member_no in known:
+        if balances.get(member_no, 0) < 0:
+            add_flag(
+                conn,
+                "negative-balance",
+                member_no,
+                f"balance {balances[member_no]} after offline redemption",
+                now,
+                terminal_id=terminal.terminal_id,
+            )
+    return {member_no: record(conn, "members", member_no) for member_no in known}
+
+
+def _existing_members(conn: Connection, numbers: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start : start + 500]
+        query = select(members.c.member_no).where(members.c.member_no.in_(chunk))
+        found.update(row[0] for row in conn.execute(query))
+    return found
+
+
+def ledger_balances(conn: Connection, numbers: list[str]) -> dict[str, int]:
+    """Points balances (ledger sums) of ``numbers``; members without entries are left out."""
+    balances: dict[str, int] = {}
+    for start in range(0, len(numbers), 500):
+        chunk = numbers[start : start + 500]
+        query = (
+            select(points_ledger.c.member_no, func.sum(points_ledger.c.points))
+            .where(points_ledger.c.member_no.in_(chunk))
+            .group_by(points_ledger.c.member_no)
         )
-    return record(conn, "members", member_no)
+        balances.update((m, int(total or 0)) for m, total in conn.execute(query))
+    return balances
 
 
 def ledger_balance(conn: Connection, member_no: str) -> int:
     """A member's points balance: the sum of their ledger."""
-    query = select(func.coalesce(func.sum(points_ledger.c.points), 0))
-    return int(conn.execute(query.where(points_ledger.c.member_no == member_no)).scalar() or 0)
+    return ledger_balances(conn, [member_no]).get(member_no, 0)
