@@ -23,6 +23,7 @@ from club_server.clock import utc_now
 from club_server.demo import DEMO_STORE, seed
 from club_server.flags import list_flags
 from club_server.reports import store_daily_report
+from clubcore.money import CURRENCIES, Currency, format_amount
 
 __all__ = ["demo_data", "flags", "report", "serve"]
 
@@ -118,17 +119,22 @@ def report_daily(store_id: str, day: datetime | None, db_url: str | None, as_jso
     if as_json:
         emit_json(result.as_dict())
         return
+    unit = CURRENCIES.get(currency, Currency(currency, 0))
+
+    def money(amount: int) -> str:
+        return format_amount(amount, unit)
+
     click.echo(
         f"{store_id} {result.business_date}: {result.sales_count} sales, "
-        f"{result.returns_count} returns, total {result.total:,} {currency}"
+        f"{result.returns_count} returns, total {money(result.total)}"
     )
     click.echo(
-        f"  members {result.member_total:,} ({result.member_share:.1%}), "
-        f"discount {result.discount_given:,}, points +{result.points_earned:,} "
+        f"  members {money(result.member_total)} ({result.member_share:.1%}), "
+        f"discount {money(result.discount_given)}, points +{result.points_earned:,} "
         f"-{result.points_redeemed:,}, top 20% of members {result.top20_share:.1%}"
     )
     for tier in result.by_tier:
-        click.echo(f"  {tier['tier']:11} {tier['sales']:5} sales {tier['total']:>15,}")
+        click.echo(f"  {tier['tier']:11} {tier['sales']:5} sales {money(tier['total']):>20}")
 
 
 @cli.command()
