@@ -10,10 +10,10 @@ written.
 
 from __future__ import annotations
 
-from terminal.cli import cards, data, reports, sales
+from terminal.cli import cards, data, reports, sales, sync
 from terminal.cli.base import cli
 
-__all__ = ["cards", "cli", "data", "main", "reports", "sales"]
+__all__ = ["cards", "cli", "data", "main", "reports", "sales", "sync"]
 
 
 def main() -> None:
