@@ -14,6 +14,8 @@ APT_PACKAGES=(
   pcscd pcsc-tools vsmartcard-vpcd           # PC/SC service, tools, virtual reader for tests
   libusb-1.0-0                               # nfcpy's USB readers
   fonts-dejavu-core                          # Latin + Arabic-script font for the UI
+  xvfb xauth                                 # a virtual display for UI tests and screenshots
+  libgl1 libgl1-mesa-dri libegl1 libmtdev1   # OpenGL (software rendering works) and touch input for Kivy
   procps                                     # pgrep/pkill used by tests
 )
 
@@ -53,7 +55,7 @@ install_project() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then log "python packages up to date"; return; fi
   log "installing the project and its dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -e ".[dev,ui]"
   echo "$want" > "$stamp"
 }
 

@@ -1,0 +1,130 @@
+"""The touchscreen app from the command line: ``run`` and ``screenshots``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from clubcore.errors import ConfigError
+from terminal import demo_cards, demo_data
+from terminal.bootstrap import Terminal
+from terminal.cli.base import cli, handle_errors, opened
+from terminal.ui.env import check_display
+from terminal.ui.status import SERVER_URL_SETTING
+
+__all__ = ["run", "screenshots"]
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError("--size", f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x800") from None
+    return width, height
+
+
+def seed_demo(terminal: Terminal) -> None:
+    """Seed a demo store and its demo cards into an empty terminal."""
+    demo_data.seed(terminal.db, now=terminal.clock())
+    cards = demo_cards.issue_demo_cards(terminal.db, terminal.clock())
+    demo_cards.save(cards, terminal.data_dir / demo_cards.DEMO_CARDS_FILE)
+
+
+def configured_readers(terminal: Terminal) -> list[str]:
+    """The ``readers`` setting (comma-separated paths); ``sim`` until provisioned."""
+    provisioned = terminal.setting(SERVER_URL_SETTING, "") != ""
+    value = terminal.setting("readers", "pcsc,wedge" if provisioned else "sim")
+    return [path.strip() for path in value.split(",") if path.strip()]
+
+
+@cli.command("run")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Seed a demo store if empty; simulated reader with on-screen demo cards.",
+)
+@click.option(
+    "--fullscreen/--windowed",
+    default=None,
+    help="Full screen (kiosk) [default: setting kiosk.fullscreen, else windowed].",
+)
+@click.option("--size", default="1280x800", show_default=True, help="Window size, WIDTHxHEIGHT.")
+@click.option(
+    "--language",
+    type=click.Choice(["en", "fa"]),
+    default=None,
+    help="Start in this language [default: setting ui.language, else en].",
+)
+@click.option(
+    "--reader",
+    "readers",
+    multiple=True,
+    help="A reader path (repeatable) instead of the readers setting.",
+)
+@click.pass_context
+@handle_errors
+def run(
+    ctx: click.Context,
+    demo: bool,
+    fullscreen: bool | None,
+    size: str,
+    language: str | None,
+    readers: tuple[str, ...],
+) -> None:
+    """Open the touchscreen app (needs a display: a desktop session, or xvfb-run).
+
+    Readers come from the ``readers`` setting (``sim`` until the terminal is
+    provisioned). With --demo an empty data directory gets a demo store and
+    the simulated reader's demo cards appear on screen.
+    """
+    check_display()
+    width_height = _size(size)
+    with opened(ctx, require_data=False) as terminal:
+        if demo and not terminal.db["products"].count:
+            click.echo(f"seeding a demo store in {terminal.data_dir} ...", err=True)
+            seed_demo(terminal)
+        paths = list(readers) or (["sim"] if demo else configured_readers(terminal))
+        full = (
+            fullscreen
+            if fullscreen is not None
+            else (terminal.setting("kiosk.fullscreen", "no") == "yes")
+        )
+        lang = language or terminal.setting("ui.language", "en")
+        data_dir = terminal.data_dir
+    from terminal.ui.launch import run_app
+    from terminal.ui.options import AppOptions
+
+    run_app(
+        AppOptions(
+            data_dir,
+            paths,
+            demo=demo,
+            fullscreen=full,
+            size=width_height,
+            language=lang if lang in ("en", "fa") else "en",
+        )
+    )
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the PNGs.",
+)
+@click.option(
+    "--sizes", default="1280x800,800x480", show_default=True, help="Window sizes, comma-separated."
+)
+@handle_errors
+def screenshots(out: Path, sizes: str) -> None:
+    """Screenshots of every screen in English and Persian, from a fresh demo store."""
+    check_display()
+    from terminal.ui.screenshots import take_screenshots
+
+    with tempfile.TemporaryDirectory(prefix="club-shots-") as tmp:
+        written = take_screenshots(Path(tmp), out, [_size(s) for s in sizes.split(",")])
+    for path in written:
+        click.echo(str(path))

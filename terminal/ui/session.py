@@ -1,0 +1,341 @@
+"""The worker's side of the app: the terminal, its checkout, and views of them.
+
+A :class:`UISession` lives on the :class:`~terminal.ui.worker.Worker` thread
+and is the only object that touches the database. Every method returns an
+immutable view (:mod:`terminal.ui.views`) or raises one of our errors; the
+domain rules stay in the services it calls (:class:`~terminal.checkout.Checkout`,
+:mod:`terminal.refunds`, :mod:`offline_store.reports`, :mod:`terminal.pins`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from clubcore.errors import CardRejectedError, UnknownProductError
+from clubcore.tiers import Tier, next_tier
+from offline_store import catalog
+from offline_store.cards import StoreCardDirectory
+from offline_store.members import Member
+from offline_store.reports import daily_report
+from terminal import refunds, verifier
+from terminal.bootstrap import Terminal
+from terminal.pins import authorize
+from terminal.readers.base import CardKind, CardRead
+from terminal.ui.status import SyncPanel, SyncStatusView, local_status, provisioned_url
+from terminal.ui.views import (
+    BasketView,
+    HealthCheck,
+    LineView,
+    ManagerView,
+    MemberView,
+    ProductView,
+    RedeemInfo,
+    SaleDone,
+    SaleRow,
+    TestRead,
+)
+
+__all__ = ["UISession"]
+
+#: how many product buttons one page shows
+PAGE = 24
+
+
+class UISession:
+    """The terminal as the app's worker sees it."""
+
+    def __init__(
+        self, terminal: Terminal, sync_status: Callable[[], SyncStatusView] | None = None
+    ) -> None:
+        """Arguments: sync_status: the sync client's current status, if one runs."""
+        self.terminal = terminal
+        self.db = terminal.db
+        self.checkout = terminal.checkout()
+        self.sync_status = sync_status
+        self.tiers: dict[str, Tier] = catalog.load_tiers(self.db)
+        self._strength = ""
+        self._unsynced = False
+
+    # -- views -------------------------------------------------------------
+
+    def basket(self, read_at: float | None = None) -> BasketView:
+        """The current basket, priced."""
+        priced = self.checkout.priced
+        lines = tuple(
+            LineView(
+                line.line_no,
+                line.sku,
+                line.name,
+                line.quantity,
+                line.list_total,
+                line.line_total,
+                line.discount,
+                str(line.source),
+            )
+            for line in priced.lines
+        )
+        member = self.checkout.state.member
+        return BasketView(
+            lines=lines,
+            subtotal_list=priced.subtotal_list,
+            member_discount=priced.member_discount,
+            points_redeemed=priced.points_redeemed,
+            points_discount=priced.points_discount,
+            total=priced.total,
+            points_earned=priced.points_earned,
+            member=self._member_view(member) if member else None,
+            read_at=read_at,
+        )
+
+    def _member_view(self, member: Member) -> MemberView:
+        current = self.tiers.get(member.tier)
+        above = next_tier(self.tiers.values(), current) if current else None
+        if above is not None and current is not None and current.assignable:
+            to_next = max(above.min_spend - member.spend_12m, 0)
+            progress = min(member.spend_12m / above.min_spend, 1.0) if above.min_spend else 1.0
+        else:
+            above, to_next, progress = None, 0, 1.0
+        offers = catalog.offers_for(self.db, member.member_no, self.terminal.clock())
+        personal = tuple(
+            (offer.title, offer.message)
+            for offer in offers
+            if _targets(offer.target_member, offer.target_segment, offer.target_tier, member)
+        )
+        return MemberView(
+            member_no=member.member_no,
+            name=member.display_name,
+            tier=member.tier,
+            tier_name=current.name if current else member.tier,
+            points_balance=member.points_balance,
+            next_tier=above.code if above else None,
+            next_tier_name=above.name if above else "",
+            to_next=to_next,
+            progress=progress,
+            offers=personal,
+            strength=self._strength,
+            unsynced=self._unsynced,
+        )
+
+    # -- products ------------------------------------------------------------
+
+    def categories(self) -> list[tuple[str, str]]:
+        """(code, name) of every category that has active products."""
+        rows = self.db.execute(
+            "SELECT code, name FROM categories c WHERE EXISTS "
+            "(SELECT 1 FROM products p WHERE p.category = c.code AND p.active) ORDER BY c.name"
+        ).fetchall()
+        return [(str(code), str(name)) for code, name in rows]
+
+    def products(self, category: str, offset: int = 0, limit: int = PAGE) -> list[ProductView]:
+        """A page of a category's active products, by SKU."""
+        rows = self.db.execute(
+            "SELECT sku, name, list_price, member_only FROM products "
+            "WHERE category = ? AND active ORDER BY sku LIMIT ? OFFSET ?",
+            [category, limit, offset],
+        ).fetchall()
+        return [ProductView(str(s), str(n), int(p), bool(m)) for s, n, p, m in rows]
+
+    def search(self, digits: str, limit: int = PAGE) -> list[ProductView]:
+        """Products whose SKU or barcode ends with or contains ``digits``."""
+        if not digits:
+            return []
+        like = f"%{digits}%"
+        rows = self.db.execute(
+            "SELECT sku, name, list_price, member_only FROM products "
+            "WHERE active AND (sku LIKE ? OR barcode LIKE ?) ORDER BY sku LIMIT ?",
+            [like, like, limit],
+        ).fetchall()
+        return [ProductView(str(s), str(n), int(p), bool(m)) for s, n, p, m in rows]
+
+    # -- basket actions ------------------------------------------------------
+
+    def add(self, code: str, quantity: int = 1) -> BasketView:
+        self.checkout.add(code, quantity)
+        return self.basket()
+
+    def set_quantity(self, sku: str, quantity: int) -> BasketView:
+        if quantity < 1:
+            self.checkout.remove(sku)
+        else:
+            self.checkout.set_quantity(sku, quantity)
+        return self.basket()
+
+    def remove(self, sku: str) -> BasketView:
+        self.checkout.remove(sku)
+        return self.basket()
+
+    def clear(self) -> BasketView:
+        self.checkout.void()
+        self._strength, self._unsynced = "", False
+        return self.basket()
+
+    def drop_member(self) -> BasketView:
+        self.checkout.drop_member()
+        self._strength, self._unsynced = "", False
+        return self.basket()
+
+    # -- the customer --------------------------------------------------------
+
+    def handle_read(self, read: CardRead) -> BasketView:
+        """A card, scan or keyed entry: a product barcode adds it, anything else identifies.
+
+        Raises:
+            CardRejectedError, UnknownMemberError, checkout errors.
+        """
+        if read.kind is CardKind.WEDGE and read.text:
+            try:
+                sku = catalog.find_product(self.db, read.text.strip())
+            except UnknownProductError:
+                pass
+            else:
+                self.checkout.add(sku)
+                return self.basket()
+        found = self.checkout.identify_read(read)
+        self._strength = str(found.strength)
+        self._unsynced = found.member is None
+        return self.basket(read_at=read.monotonic)
+
+    def identify_entry(self, text: str) -> BasketView:
+        """A member number or phone keyed on the keypad."""
+        return self.handle_read(CardRead("keypad", CardKind.MANUAL, text=text))
+
+    def redeem_info(self) -> RedeemInfo:
+        member = self.checkout.state.member
+        policy = self.checkout.rules.points
+        max_points = self.checkout.max_redeemable()
+        return RedeemInfo(
+            balance=member.points_balance if member else 0,
+            max_points=max_points,
+            max_amount=max_points * policy.point_value,
+            min_redeem=policy.min_redeem,
+            max_redeem_bp=policy.max_redeem_bp,
+            offline_cap=int(self.terminal.setting("offline.redeem_cap_points", "5000")),
+            current=self.checkout.state.redeem_points,
+        )
+
+    def redeem(self, points: int) -> BasketView:
+        self.checkout.redeem(points)
+        return self.basket()
+
+    def complete(self, tender: str) -> SaleDone:
+        """Record the sale durably; returns once it is committed."""
+        sale = self.checkout.complete(tender)
+        self._strength, self._unsynced = "", False
+        return SaleDone(
+            sale.sale_id, sale.total, str(sale.tender), sale.points_earned, self.basket()
+        )
+
+    # -- manager -------------------------------------------------------------
+
+    def authorize(self, pin: str, role: str) -> str:
+        """The staff id for this PIN and role. Raises AuthorizationError."""
+        return authorize(self.db, pin, role, self.terminal.clock())
+
+    def manager(self) -> ManagerView:
+        """Today's report for this lane and today's records."""
+        today = self.terminal.local_now().date()
+        report = daily_report(self.db, today, self.terminal.currency.code, top=5)
+        rows = self.db.execute(
+            "SELECT s.sale_id, s.kind, s.created_at, s.total, s.member_no, "
+            "EXISTS (SELECT 1 FROM sales r WHERE r.ref_sale_id = s.sale_id) "
+            "FROM sales s WHERE s.business_date = ? ORDER BY s.created_at DESC LIMIT 40",
+            [today.isoformat()],
+        ).fetchall()
+        tz = self.terminal.timezone
+        from datetime import datetime
+
+        sales = tuple(
+            SaleRow(
+                str(sid),
+                str(kind),
+                datetime.fromisoformat(created).astimezone(tz).strftime("%H:%M"),
+                int(total),
+                member,
+                bool(returned),
+            )
+            for sid, kind, created, total, member, returned in rows
+        )
+        return ManagerView(report, sales, self.sync_panel().status.pending)
+
+    def void(self, sale_id: str, pin: str) -> tuple[str, int]:
+        """Void a whole sale (manager PIN); returns (kind, amount) recorded."""
+        record = refunds.void_sale(self.terminal, sale_id, pin, "voided at the lane")
+        return str(record.kind), record.total
+
+    def refund(self, sale_id: str, pin: str) -> tuple[str, int]:
+        """Refund what is left of a sale (manager PIN); returns (kind, amount)."""
+        record = refunds.refund_sale(self.terminal, sale_id, pin, None, "refunded at the lane")
+        return str(record.kind), record.total
+
+    # -- technician ----------------------------------------------------------
+
+    def sync_panel(self) -> SyncPanel:
+        status = self.sync_status() if self.sync_status else local_status(self.db)
+        url = provisioned_url(self.db)
+        return SyncPanel(status, bool(url), url, self.terminal.terminal_id, self.terminal.store_id)
+
+    def health(self, reader_states: Mapping[str, str]) -> list[HealthCheck]:
+        """Database integrity, readers, outbox backlog and store data."""
+        result = str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+        pending = self.sync_panel().status.pending
+        bad = {path: state for path, state in reader_states.items() if state != "ready"}
+        products = int(self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0])
+        return [
+            HealthCheck("tech.check.db", result == "ok", result),
+            HealthCheck(
+                "tech.check.readers",
+                bool(reader_states) and not bad,
+                ", ".join(f"{p}: {s}" for p, s in (bad or reader_states).items()) or "-",
+            ),
+            HealthCheck("tech.check.outbox", pending < 1000, str(pending)),
+            HealthCheck("tech.check.data", products > 0, f"{products} products"),
+        ]
+
+    def test_read(self, read: CardRead) -> TestRead:
+        """Verify a read without touching the basket."""
+        today = self.terminal.local_now().date()
+        extra = {"uid": read.uid.hex() if read.uid else "", "text": (read.text or "")[:32]}
+        try:
+            found = verifier.identify(read, StoreCardDirectory(self.db), today=today)
+        except CardRejectedError as exc:
+            return TestRead(read.source, str(read.kind), False, reason=exc.reason, extra=extra)
+        return TestRead(
+            read.source, str(read.kind), True, found.member_no, str(found.strength), extra=extra
+        )
+
+    def setting(self, key: str, default: str) -> str:
+        return self.terminal.setting(key, default)
+
+
+def _targets(member_no: str | None, segment: str | None, tier: str | None, m: Member) -> bool:
+    """True for an offer aimed at this member (by number, segment or tier), not at all."""
+    if member_no is not None:
+        return member_no == m.member_no
+    if segment is not None:
+        return segment in m.segments
+    if tier is not None:
+        return tier == m.tier
+    return True
+
+
+def sale_lines(session: UISession, sale_id: str) -> list[tuple[int, str, int, int]]:
+    """(line no, name, quantity left to refund, line total) of a sale's lines."""
+    from offline_store import sales
+
+    sale = sales.get_sale(session.db, sale_id)
+    done = sales.refunded_quantities(session.db, sale_id)
+    return [
+        (line.line_no, line.name, line.quantity - done.get(line.line_no, 0), line.line_total)
+        for line in sale.lines
+        if line.quantity - done.get(line.line_no, 0) > 0
+    ]
+
+
+def refund_line(
+    session: UISession, sale_id: str, line_no: int, quantity: int, pin: str
+) -> tuple[str, int]:
+    """Refund ``quantity`` of one line (manager PIN); returns (kind, amount)."""
+    record = refunds.refund_sale(
+        session.terminal, sale_id, pin, {line_no: quantity}, "refunded at the lane"
+    )
+    return str(record.kind), record.total

@@ -1,0 +1,172 @@
+"""Scenarios that drive the real app with touches; run as ``python -m tests.ui.scenarios NAME DIR``.
+
+Each scenario is a generator of :mod:`terminal.ui.script` steps. It taps
+widgets by name, waits for the app to answer, and fills ``result`` with what
+it saw; the process prints ``result`` as JSON and exits 0, or prints the
+failing step's error and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from terminal.ui.launch import make_app
+from terminal.ui.options import AppOptions
+from terminal.ui.script import Step, find, tap, texts
+
+Scenario = Callable[[Any, dict[str, Any]], Iterator[Step]]
+
+
+def _idle(app: Any) -> Callable[[], bool]:
+    return lambda: app.worker.busy == 0
+
+
+def _products(prefix: str = "product-") -> list[Any]:
+    from kivy.core.window import Window
+
+    from terminal.ui.script import _walk
+
+    return [
+        w
+        for root in Window.children
+        for w in _walk(root)
+        if str(getattr(w, "name", "")).startswith(prefix)
+    ]
+
+
+def _present(card: str) -> Iterator[Step]:
+    tap("demo-cards")
+    yield lambda: find(f"demo-card-{card}") is not None
+    tap(f"demo-card-{card}")
+
+
+def member_sale(app: Any, result: dict[str, Any]) -> Iterator[Step]:
+    """Tap a gold card, add products by touch, redeem points, pay by card."""
+    yield from _present("gold")
+    yield lambda: app.basket_view is not None and app.basket_view.member is not None
+    result["member"] = texts("member-name")[0]
+    result["tier"] = texts("tier-badge")[0]
+    tap("cat-dairy")
+    yield lambda: any(w.name == "product-P000000" for w in _products())
+    for sku in ("P000000", "P000001", "P000002", "P000000"):
+        tap(f"product-{sku}")
+        yield _idle(app)
+    view = app.basket_view
+    result["lines"] = len(view.lines)
+    result["quantities"] = [line.quantity for line in view.lines]
+    result["member_discount"] = view.member_discount
+    yield 0.2
+    row = find("basket-line-1")
+    result["row"] = [row.c_list.logical, row.c_member.logical, row.c_save.logical]
+    tap("redeem")
+    yield lambda: find("redeem-max") is not None
+    result["redeem_text"] = texts("redeem-max-text")
+    tap("redeem-max")
+    yield lambda: app.basket_view.points_redeemed > 0
+    result["points_redeemed"] = app.basket_view.points_redeemed
+    result["total"] = app.basket_view.total
+    tap("tender-card")
+    yield lambda: find("sale-done") is not None
+    result["done"] = texts("dialog-message")[0]
+    result["after_lines"] = len(app.basket_view.lines)
+
+
+def refused_card(app: Any, result: dict[str, Any]) -> Iterator[Step]:
+    """An expired card, then a forged one: each refusal says why."""
+    for card in ("expired", "forged"):
+        yield from _present(card)
+        yield lambda: find("refused") is not None
+        result[card] = texts("dialog-message") + texts("dialog-hint")
+        tap("dialog-close")
+        yield lambda: find("refused") is None
+    result["member"] = app.basket_view.member
+
+
+def manager_pin(app: Any, result: dict[str, Any]) -> Iterator[Step]:
+    """A wrong manager PIN is refused and asked again; the right one opens the screen."""
+    tap("nav-manager")
+    for pin in ("9999", "1234"):
+        yield lambda: find("keypad-ok") is not None
+        yield 0.1
+        for digit in pin:
+            tap(f"key-{digit}")
+        tap("keypad-ok")
+        if pin == "9999":
+            yield lambda: find("keypad-note") is not None
+            result["note"] = texts("keypad-note")[0]
+            result["screen_after_wrong"] = app.sm.current
+    yield lambda: app.sm.current == "manager" and app.manager_view is not None
+    result["screen"] = app.sm.current
+    result["scope"] = texts("manager-scope")[0]
+    result["sales"] = texts("figure-manager.sales")[0]
+
+
+def language_switch(app: Any, result: dict[str, Any]) -> Iterator[Step]:
+    """English to Persian and back, by touch: labels, direction, digits."""
+    yield from _present("silver")
+    yield lambda: app.basket_view is not None and app.basket_view.member is not None
+    title, language = find("app-title"), find("language")
+    result["en_title"] = title.text
+    result["en_title_left_of_button"] = title.x < language.x
+    tap("language")
+    yield lambda: app.lang.code == "fa"
+    yield 0.2
+    title, language = find("app-title"), find("language")
+    result["fa_title_logical"] = title.logical
+    result["fa_title_drawn"] = title.text
+    result["fa_title_right_of_button"] = title.x > language.x
+    result["fa_halign"] = title.halign
+    result["fa_points"] = texts("member-points")[0]
+    result["fa_grid"] = _products()[0].parent.orientation
+    result["fa_tier"] = texts("tier-badge")[0]
+    tap("language")
+    yield lambda: app.lang.code == "en"
+    yield 0.1
+    result["back_title"] = find("app-title").text
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "member_sale": member_sale,
+    "refused_card": refused_card,
+    "manager_pin": manager_pin,
+    "language_switch": language_switch,
+}
+
+
+def main(name: str, data_dir: str) -> int:
+    from terminal.ui.script import Script
+
+    result: dict[str, Any] = {}
+    outcome: list[BaseException | None] = []
+
+    def ready(app: Any) -> None:
+        if app.fatal_error is not None:
+            outcome.append(app.fatal_error)
+            app.stop()
+            return
+
+        def done(error: BaseException | None) -> None:
+            outcome.append(error)
+            app.stop()
+
+        result["ready_after"] = round(app.ready_after, 3)
+        Script(SCENARIOS[name](app, result), done, step_timeout=15).start()
+
+    app = make_app(AppOptions(Path(data_dir), ["sim"], demo=True, size=(1280, 800), on_ready=ready))
+    app.run()
+    error = outcome[0] if outcome else RuntimeError("the app stopped before the scenario ended")
+    if error is not None:
+        traceback.print_exception(error)
+        print("so far:", json.dumps(result, ensure_ascii=False, default=str))
+        return 1
+    print(json.dumps(result, ensure_ascii=False, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,56 @@
+"""The real app, driven by touches under Xvfb (one process per scenario)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlite_utils
+
+from terminal.verifier import REASON_TEXT, RejectReason
+from tests.ui.conftest import run_scenario
+
+
+def test_member_sale_by_touch_reaches_the_outbox(xdisplay: str, demo_store: Path) -> None:
+    result = run_scenario("member_sale", demo_store, xdisplay)
+    assert result["tier"] == "Gold"
+    assert result["lines"] == 3 and result["quantities"] == [2, 1, 1]
+    assert result["member_discount"] > 0  # member prices on screen
+    assert result["row"][0] != result["row"][1]  # list price and member price differ
+    assert result["points_redeemed"] > 0
+    assert result["after_lines"] == 0
+    db = sqlite_utils.Database(demo_store / "terminal.db")
+    entries = list(db.query("SELECT kind, payload FROM outbox WHERE sent_at IS NULL"))
+    assert len(entries) == 1
+    sale = json.loads(entries[0]["payload"])
+    assert sale["points_redeemed"] == result["points_redeemed"]
+    assert sale["total"] == result["total"]
+    assert sale["tender"] == "card" and sale["tier"] == "gold"
+
+
+def test_refused_cards_say_why(xdisplay: str, demo_store: Path) -> None:
+    result = run_scenario("refused_card", demo_store, xdisplay)
+    assert result["expired"] == list(REASON_TEXT[RejectReason.EXPIRED])
+    assert result["forged"] == list(REASON_TEXT[RejectReason.FORGED])
+    assert result["member"] is None
+
+
+def test_manager_pin_wrong_then_right(xdisplay: str, demo_store: Path) -> None:
+    result = run_scenario("manager_pin", demo_store, xdisplay)
+    assert result["note"] == "Wrong PIN, try again"
+    assert result["screen_after_wrong"] == "checkout"
+    assert result["screen"] == "manager"
+    assert "this lane" in str(result["scope"]).lower()
+
+
+def test_language_switch_mirrors_and_shapes(xdisplay: str, demo_store: Path) -> None:
+    result = run_scenario("language_switch", demo_store, xdisplay)
+    assert result["en_title"] == "Club Terminal" and result["en_title_left_of_button"]
+    assert result["fa_title_logical"] == "پایانه باشگاه مشتریان"
+    assert result["fa_title_drawn"] != result["fa_title_logical"]  # shaped and reordered
+    assert result["fa_title_right_of_button"] and result["fa_halign"] == "right"
+    assert any("۰" <= ch <= "۹" for ch in str(result["fa_points"]))
+    assert result["fa_tier"] == "نقره‌ای"
+    assert result["fa_grid"] == "rl-tb"  # product grid fills from the right
+    assert result["back_title"] == "Club Terminal"
+    assert float(str(result["ready_after"])) < 3

@@ -1,0 +1,93 @@
+"""Strings, digits, amounts, dates and right-to-left text, without a display."""
+
+from __future__ import annotations
+
+import string
+import threading
+from datetime import date
+
+import pytest
+
+from clubcore.errors import CardRejectedError, UnknownProductError
+from clubcore.money import CURRENCIES
+from terminal.ui.catalog import EN, FA
+from terminal.ui.env import NoDisplayError, check_display
+from terminal.ui.i18n import Lang
+from terminal.ui.worker import Worker
+from terminal.verifier import REASON_TEXT
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_catalogs_have_the_same_keys_and_placeholders() -> None:
+    assert EN.keys() == FA.keys()
+    for key in EN:
+        assert _fields(EN[key]) == _fields(FA[key]), key
+
+
+def test_english_reasons_are_the_verifiers() -> None:
+    lang = Lang("en")
+    for reason, (message, hint) in REASON_TEXT.items():
+        assert lang.reason(str(reason)) == (message, hint)
+
+
+def test_persian_numbers_money_and_dates() -> None:
+    fa = Lang("fa")
+    assert fa.num(1234567) == "۱٬۲۳۴٬۵۶۷"
+    assert fa.money(1_234_560, CURRENCIES["IRT"]) == "۱۲۳٬۴۵۶ تومان"
+    assert fa.percent(0.456) == "۴۶٪"
+    assert fa.date(date(2024, 3, 20)) == "۱۴۰۳/۰۱/۰۱"
+    assert Lang("en").money(1_234_560, CURRENCIES["IRT"]) == "123,456 toman"
+
+
+def test_persian_is_shaped_and_reordered() -> None:
+    fa = Lang("fa")
+    drawn = fa.shape("سلام")
+    assert drawn != "سلام"
+    assert all("\ufb50" <= ch <= "\ufeff" for ch in drawn)  # presentation forms
+
+
+def test_wrapped_persian_lines_stay_in_reading_order() -> None:
+    fa = Lang("fa")
+    words = ["یک", "دو", "سه", "چهار", "پنج", "شش"]
+    text = fa.wrap(" ".join(words), 40, lambda s: len(s) * 5.0)
+    lines = text.split("\n")
+    assert len(lines) > 1
+    # the first word starts the first line (at its right end); the last ends the last line
+    assert lines[0].endswith(fa.shape(words[0]))
+    assert lines[-1].startswith(fa.shape(words[-1]))
+
+
+def test_errors_in_words() -> None:
+    fa, en = Lang("fa"), Lang("en")
+    refused = CardRejectedError("expired", "x")
+    assert fa.error(refused)[0] == FA["reason.expired"]
+    assert en.error(UnknownProductError("no product with code 'X'"))[0].startswith("no product")
+    assert fa.error(UnknownProductError("no product"))[0] == FA["error.UnknownProductError"]
+
+
+def test_no_display_says_how_to_get_one() -> None:
+    with pytest.raises(NoDisplayError) as info:
+        check_display({})
+    assert "xvfb-run" in str(info.value.hint)
+    check_display({"DISPLAY": ":0"})
+
+
+def test_worker_runs_off_the_calling_thread_and_posts_back() -> None:
+    posted: list[object] = []
+    done = threading.Event()
+
+    def post(callback: object) -> None:
+        posted.append(callback)
+        done.set()
+
+    worker: Worker[str] = Worker(lambda: "session", post)  # type: ignore[arg-type]
+    worker.start()
+    seen: list[str] = []
+    worker.submit(lambda s: f"{s} on {threading.current_thread().name}", seen.append)
+    assert done.wait(5)
+    posted.pop()()  # type: ignore[operator]
+    assert seen == ["session on ui worker"]
+    worker.stop()
