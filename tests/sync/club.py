@@ -79,7 +79,7 @@ def start_club(directory: Path, url: str, *, members: int = 300, products: int =
     keys_dir = directory / "keys"
     keys_dir.mkdir(exist_ok=True)
     demo.seed(database, keys_dir, members=members, products=products, now=datetime.now(UTC))
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(

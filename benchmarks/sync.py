@@ -1,0 +1,455 @@
+"""Benchmark: sync with a real club server on loopback, at a million members.
+
+The club server runs as its own process (``club-server serve``, one uvicorn
+worker) on a fresh PostgreSQL database of its own (default; dropped at the
+end) or a SQLite file, seeded with the server's demo store. Measured:
+
+- ``provision``: enrollment + snapshot of ``--members`` members (and their
+  cards) and ``--products`` products + swap, end to end from a new data
+  directory (``sync.provision``). Target <= 60 s.
+- ``delta``: ``--delta`` members changed on the server, then
+  ``pull_changes`` timed until the terminal is caught up. Target <= 2 s.
+- ``drain``: ``--sales`` queued sales (valid for the server: this terminal's
+  store and id, member sales with points) pushed until the outbox is empty
+  (``push_now``). Target <= 10 s.
+- ``ingest``: ``--terminals`` enrolled terminals, each with its own outbox of
+  ``--sales-per-terminal`` sales, pushing at once from threads with the real
+  ``push_outbox`` (batches of ``--batch``); sales/s across all of them.
+
+Each phase reports wall time and where the CPU went: this (client) process,
+the server process and, on PostgreSQL, the database's backends (read from
+``/proc``; approximate). Everything runs under ``--deadline`` seconds: a phase
+that would start past it is skipped. Prints one JSON document::
+
+    python -m benchmarks.sync --members 1000000 --products 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import emit, machine, peak_rss_mb
+from club_server import catalog as server_catalog
+from club_server import demo, terminals
+from club_server.db import Database, open_database
+from clubcore.pricing import PricedBasket
+from clubcore.sale import Sale, Tender, new_sale_id
+from offline_store.catalog import put_settings
+from offline_store.db import open_db
+from offline_store.sales import record_sale
+from sync import open_client, provision, pull_changes, push_now
+from sync.enroll import enroll
+from sync.http import RetryPolicy, SyncClient
+from sync.push import outbox_counts, push_outbox
+from terminal.bootstrap import Terminal, bootstrap
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+TICKS = os.sysconf("SC_CLK_TCK")
+PATIENT = RetryPolicy(attempts=40, base=0.1, cap=0.25, deadline=60.0)
+
+
+# -- CPU accounting ---------------------------------------------------------------------
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _pg_backends(dbname: str | None) -> list[int]:
+    if dbname is None:
+        return []
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if cmdline.startswith("postgres:") and f" {dbname} " in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+@dataclasses.dataclass
+class Meter:
+    """Wall time and CPU seconds of the client, the server process and PostgreSQL."""
+
+    server_pid: int
+    dbname: str | None
+
+    def sample(self) -> tuple[float, float, float, dict[int, float]]:
+        pg = {pid: _proc_cpu(pid) for pid in _pg_backends(self.dbname)}
+        return time.perf_counter(), time.process_time(), _proc_cpu(self.server_pid), pg
+
+    @contextmanager
+    def measure(self, into: dict[str, Any]) -> Iterator[None]:
+        start = self.sample()
+        yield
+        end = self.sample()
+        # backends that exited meanwhile are lost: the PostgreSQL figure is a lower bound
+        pg = sum(cpu - start[3].get(pid, 0.0) for pid, cpu in end[3].items())
+        into["seconds"] = round(end[0] - start[0], 3)
+        into["cpu_s"] = {
+            "client": round(end[1] - start[1], 2),
+            "server": round(end[2] - start[2], 2),
+            "postgres_at_least": round(pg, 2) if self.dbname else None,
+        }
+
+
+# -- the server ---------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_database() -> Iterator[tuple[str, str]]:
+    """A new PostgreSQL database (URL, name), dropped afterwards."""
+    import psycopg
+
+    name = f"club_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}", name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(db_url: str, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``club-server serve`` in its own process; its URL once it answers health."""
+    port = free_port()
+    script = Path(sys.executable).with_name("club-server")
+    command = [str(script), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [*command, "--log-level", "warning", "--db", db_url], stdout=err, stderr=err
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            with SyncClient(url, policy=PATIENT) as client:
+                client.get_json("/v1/health")
+            yield url, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+
+def new_code(database: Database) -> str:
+    with database.writing() as conn:
+        return terminals.add_terminal(conn, demo.DEMO_STORE, None, datetime.now(UTC)).code
+
+
+# -- sales ----------------------------------------------------------------------------------
+
+
+def templates(terminal: Terminal, rng: random.Random) -> list[tuple[PricedBasket, str | None]]:
+    """Baskets priced by the terminal's own checkout: 40 members and 5 guests."""
+    skus = [
+        str(r[0])
+        for r in terminal.db.execute(
+            "SELECT sku FROM products WHERE active AND NOT member_only ORDER BY sku LIMIT 50"
+        )
+    ]
+    members = [
+        str(r[0])
+        for r in terminal.db.execute(
+            "SELECT member_no FROM members WHERE status = 'active' "
+            "AND member_no IN (SELECT member_no FROM members ORDER BY random() LIMIT 200) LIMIT 40"
+        )
+    ]
+    baskets: list[tuple[PricedBasket, str | None]] = []
+    for member in [*members, *([None] * 5)]:
+        checkout = terminal.checkout()
+        if member is not None:
+            checkout.identify(member, "card")
+        for sku in rng.sample(skus, rng.randint(1, 5)):
+            checkout.add(sku, rng.randint(1, 3))
+        baskets.append((checkout.priced, checkout.state.id_method))
+    return baskets
+
+
+def make_sales(
+    terminal: Terminal,
+    baskets: list[tuple[PricedBasket, str | None]],
+    count: int,
+    terminal_id: str,
+    store_id: str,
+) -> list[Sale]:
+    created = terminal.clock()
+    local = created.astimezone(terminal.timezone)
+    return [
+        Sale.from_basket(
+            baskets[i % len(baskets)][0],
+            tender=Tender.CARD,
+            id_method=baskets[i % len(baskets)][1],
+            sale_id=new_sale_id(),
+            terminal_id=terminal_id,
+            store_id=store_id,
+            created_at=created,
+            business_date=local.date(),
+            hour=local.hour,
+            currency=terminal.currency.code,
+        )
+        for i in range(count)
+    ]
+
+
+def queue_sales(db: Any, sales: list[Sale]) -> None:
+    with db.atomic():
+        for sale in sales:
+            record_sale(db, sale)
+
+
+# -- phases ------------------------------------------------------------------------------------
+
+
+def bench_provision(url: str, database: Database, data_dir: Path, meter: Meter) -> dict[str, Any]:
+    out: dict[str, Any] = {"target_s": 60}
+    code = new_code(database)
+    with meter.measure(out):
+        result = provision(data_dir, url, code)
+    out["snapshot_s"] = round(result.snapshot.seconds, 3)
+    out["rows"] = {k: v for k, v in result.snapshot.rows.items() if v >= 1000}
+    out["met"] = out["seconds"] <= 60
+    return out
+
+
+def bench_delta(
+    database: Database, terminal: Terminal, client: SyncClient, count: int, meter: Meter
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"members_changed": count, "target_s": 2}
+    started = time.perf_counter()
+    numbers = [
+        str(r[0])
+        for r in terminal.db.execute(
+            "SELECT member_no FROM members ORDER BY random() LIMIT ?", [count]
+        )
+    ]
+    stamp = datetime.now(UTC).isoformat()
+    with database.writing() as conn:
+        for n, member_no in enumerate(numbers):
+            server_catalog.upsert(
+                conn,
+                "members",
+                {"member_no": member_no, "display_name": f"Changed {n}", "updated_at": stamp},
+            )
+    out["server_update_s"] = round(time.perf_counter() - started, 2)
+    with meter.measure(out):
+        result = pull_changes(client, terminal.db, limit=10_000)
+    changed = terminal.db.execute(
+        "SELECT COUNT(*) FROM members WHERE display_name LIKE 'Changed %'"
+    ).fetchone()[0]
+    out.update(pages=result.pages, changes=result.changes, applied_rows_checked=changed)
+    out["met"] = out["seconds"] <= 2 and changed == count
+    return out
+
+
+def bench_drain(
+    terminal: Terminal, client: SyncClient, count: int, rng: random.Random, meter: Meter
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"sales": count, "target_s": 10}
+    baskets = templates(terminal, rng)
+    sales = make_sales(terminal, baskets, count, terminal.terminal_id, terminal.store_id)
+    started = time.perf_counter()
+    queue_sales(terminal.db, sales)
+    out["queue_s"] = round(time.perf_counter() - started, 2)
+    with meter.measure(out):
+        result = push_now(client, terminal.db)
+    out["created"] = result.created
+    out["batches"] = result.batches
+    out["sales_per_s"] = round(count / out["seconds"], 1)
+    out["met"] = out["seconds"] <= 10 and outbox_counts(terminal.db) == (0, 0)
+    return out
+
+
+def bench_ingest(
+    url: str,
+    database: Database,
+    terminal: Terminal,
+    work: Path,
+    args: argparse.Namespace,
+    rng: random.Random,
+    meter: Meter,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "terminals": args.terminals,
+        "sales_per_terminal": args.sales_per_terminal,
+        "batch": args.batch,
+    }
+    baskets = templates(terminal, rng)
+    lanes: list[tuple[Path, str, str, str]] = []
+    started = time.perf_counter()
+    with SyncClient(url) as anonymous:
+        for n in range(args.terminals):
+            credential = enroll(anonymous, new_code(database))
+            path = work / f"lane{n}.db"
+            db = open_db(path)
+            put_settings(
+                db, {"terminal_id": credential.terminal_id, "store_id": credential.store_id}
+            )
+            sales = make_sales(
+                terminal,
+                baskets,
+                args.sales_per_terminal,
+                credential.terminal_id,
+                credential.store_id,
+            )
+            queue_sales(db, sales)
+            db.close()
+            lanes.append((path, credential.terminal_id, credential.store_id, credential.token))
+    out["setup_s"] = round(time.perf_counter() - started, 2)
+    barrier = threading.Barrier(len(lanes) + 1)
+    created = [0] * len(lanes)
+    errors: list[str] = []
+
+    def lane(n: int) -> None:
+        path, terminal_id, store_id, token = lanes[n]
+        db = open_db(path)
+        client = SyncClient(url, credential=token)
+        try:
+            barrier.wait()
+            created[n] = push_outbox(
+                client, db, terminal_id=terminal_id, store_id=store_id, batch_size=args.batch
+            ).created
+        except Exception as exc:  # reported in the JSON
+            errors.append(f"lane {n}: {exc}")
+        finally:
+            client.close()
+            db.close()
+
+    threads = [threading.Thread(target=lane, args=(n,)) for n in range(len(lanes))]
+    for thread in threads:
+        thread.start()
+    with meter.measure(out):
+        barrier.wait()
+        for thread in threads:
+            thread.join()
+    total = sum(created)
+    out.update(created=total, errors=errors[:5], sales_per_s=round(total / out["seconds"], 1))
+    return out
+
+
+def run(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
+    stop_at = time.monotonic() + args.deadline
+    phases: dict[str, Any] = {}
+    result["phases"] = phases
+
+    def due(name: str) -> bool:
+        if time.monotonic() < stop_at:
+            return True
+        phases[name] = {"skipped": "overall deadline"}
+        return False
+
+    with (
+        postgres_database() if args.backend == "postgres" else nullcontext_sqlite(work) as (
+            db_url,
+            dbname,
+        )
+    ):
+        database = open_database(db_url)
+        try:
+            started = time.perf_counter()
+            summary = demo.seed(
+                database,
+                work / "keys",
+                members=args.members,
+                products=args.products,
+                now=datetime.now(UTC),
+            )
+            result["server_seed_s"] = round(time.perf_counter() - started, 1)
+            result["seeded"] = {"members": summary.members, "products": summary.products}
+            with serving(db_url, work / "server.log") as (url, proc):
+                meter = Meter(proc.pid, dbname)
+                data_dir = work / "lane"
+                if not due("provision"):
+                    return
+                phases["provision"] = bench_provision(url, database, data_dir, meter)
+                terminal = bootstrap(data_dir)
+                rng = random.Random(42)
+                try:
+                    with open_client(terminal.db, data_dir) as client:
+                        if due("delta"):
+                            phases["delta"] = bench_delta(
+                                database, terminal, client, args.delta, meter
+                            )
+                        if due("drain"):
+                            phases["drain"] = bench_drain(terminal, client, args.sales, rng, meter)
+                    if due("ingest"):
+                        phases["ingest"] = bench_ingest(
+                            url, database, terminal, work, args, rng, meter
+                        )
+                finally:
+                    terminal.close()
+                result["client_peak_rss_mb"] = peak_rss_mb()
+        finally:
+            database.dispose()
+
+
+@contextmanager
+def nullcontext_sqlite(work: Path) -> Iterator[tuple[str, None]]:
+    yield f"sqlite:///{work / 'club.db'}", None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--delta", type=int, default=10_000)
+    parser.add_argument("--sales", type=int, default=10_000)
+    parser.add_argument("--terminals", type=int, default=50)
+    parser.add_argument("--sales-per-terminal", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--deadline", type=float, default=1_200.0, help="seconds for everything")
+    args = parser.parse_args(argv)
+    result: dict[str, Any] = {
+        "benchmark": "sync",
+        "machine": machine(),
+        "backend": args.backend,
+        "targets": {"provision_s": 60, "delta_10k_members_s": 2, "drain_10k_sales_s": 10},
+    }
+    work = Path(tempfile.mkdtemp(prefix="club-sync-bench-"))
+    try:
+        run(args, work, result)
+    except Exception as exc:  # the JSON says what failed
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        log = work / "server.log"
+        if log.exists():
+            result["server_log_tail"] = log.read_text(errors="replace")[-2000:]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()
