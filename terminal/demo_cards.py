@@ -88,17 +88,32 @@ def _first_member(db: sqlite_utils.Database, tier: str) -> str:
     return str(row[0])
 
 
-def issue_demo_cards(db: sqlite_utils.Database, now: datetime) -> list[DemoCard]:
-    """Make a club key, trust its public half, and issue the demo cards (one transaction)."""
+def issue_demo_cards(
+    db: sqlite_utils.Database,
+    now: datetime,
+    *,
+    key: Ed25519PrivateKey | None = None,
+    key_id: int = DEMO_KEY_ID,
+) -> list[DemoCard]:
+    """Issue the demo cards (one transaction).
+
+    Arguments:
+        key: the club's signing key whose public half this terminal already
+            trusts (the embedded demo server's); None makes a new key and
+            trusts it here.
+        key_id: the id of ``key``.
+    """
     today = now.date()
-    key, forger = generate_private_key(), generate_private_key()
+    forger = generate_private_key()
     valid_until = today + timedelta(days=730)
     cards: list[DemoCard] = []
     with db.atomic():
-        add_public_key(db, DEMO_KEY_ID, public_key_bytes(key))
+        if key is None:
+            key = generate_private_key()
+            add_public_key(db, key_id, public_key_bytes(key))
         for n, tier in enumerate(TIER_ORDER, 1):
             member = _first_member(db, tier)
-            fields = CardFields(DEMO_KEY_ID, int(member), 900_000 + n, valid_until)
+            fields = CardFields(key_id, int(member), 900_000 + n, valid_until)
             message = sign_card(fields, _uid(n), key)
             _register(db, fields, _uid(n), now)
             cards.append(
@@ -113,7 +128,7 @@ def issue_demo_cards(db: sqlite_utils.Database, now: datetime) -> list[DemoCard]
                 )
             )
         gold = _first_member(db, "gold")
-        printed = issue_card(CardFields(DEMO_KEY_ID, int(gold), 900_010, valid_until), b"", key)
+        printed = issue_card(CardFields(key_id, int(gold), 900_010, valid_until), b"", key)
         cards.append(
             DemoCard(
                 "qr-gold",
@@ -124,7 +139,7 @@ def issue_demo_cards(db: sqlite_utils.Database, now: datetime) -> list[DemoCard]
                 member_no=gold,
             )
         )
-        cards += _refusals(db, key, forger, now, valid_until)
+        cards += _refusals(db, key, key_id, forger, now, valid_until)
     return cards
 
 
@@ -145,6 +160,7 @@ def _register(db: sqlite_utils.Database, fields: CardFields, uid: bytes, now: da
 def _refusals(
     db: sqlite_utils.Database,
     key: Ed25519PrivateKey,
+    key_id: int,
     forger: Ed25519PrivateKey,
     now: datetime,
     valid_until: date,
@@ -173,10 +189,10 @@ def _refusals(
             member_no=str(fields.member_no),
         )
 
-    expired = CardFields(DEMO_KEY_ID, int(silver), 900_020, now.date() - timedelta(days=30))
-    revoked = CardFields(DEMO_KEY_ID, int(basic), 900_021, valid_until)
+    expired = CardFields(key_id, int(silver), 900_020, now.date() - timedelta(days=30))
+    revoked = CardFields(key_id, int(basic), 900_021, valid_until)
     revoke_card(db, revoked.serial, None, "reported stolen", now)
-    unsynced = CardFields(DEMO_KEY_ID, 77_000_000_001, 900_022, valid_until)
+    unsynced = CardFields(key_id, 77_000_000_001, 900_022, valid_until)
     uid_only = db.execute(
         "SELECT uid, member_no FROM cards WHERE kind = 'uid-only' LIMIT 1"
     ).fetchone()
@@ -196,7 +212,7 @@ def _refusals(
             "forged",
             "signed with a key the club does not own",
             "forged",
-            CardFields(DEMO_KEY_ID, int(basic), 900_023, valid_until),
+            CardFields(key_id, int(basic), 900_023, valid_until),
             _uid(23),
             forger,
         ),
@@ -204,15 +220,15 @@ def _refusals(
             "cloned",
             "the basic card's bytes copied onto another chip",
             "forged",
-            CardFields(DEMO_KEY_ID, int(basic), 900_001, valid_until),
+            CardFields(key_id, int(basic), 900_001, valid_until),
             _uid(1),
             chip=_uid(24),
         ),
         card(
             "unknown-key",
-            "signed under key id 77, unknown to this terminal",
+            "signed under a key id unknown to this terminal",
             "unknown-key",
-            CardFields(77, int(basic), 900_025, valid_until),
+            CardFields(key_id + 76, int(basic), 900_025, valid_until),
             _uid(25),
         ),
         DemoCard(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +12,7 @@ from clubcore.errors import CardRejectedError, SaleStateError
 from offline_store import members
 from offline_store.db import DB_FILENAME
 from offline_store.reports import daily_report
+from sync.status import SyncStatus
 from terminal import demo_cards, demo_data
 from terminal.bootstrap import Terminal, bootstrap
 from terminal.cli.base import cli, handle_errors, opened
@@ -71,17 +73,51 @@ def demo_data_command(
 
 
 @cli.command()
-@click.option("--fresh", is_flag=True, help="Start from a new demo store (deletes this data).")
+@click.option("--fresh", is_flag=True, help="Start from a new demo (deletes this data).")
+@click.option("--console", is_flag=True, help="The scripted console demo; no display needed.")
+@click.option("--size", default="1280x800", show_default=True, help="Window size, WIDTHxHEIGHT.")
+@click.option("--language", type=click.Choice(["en", "fa"]), default="en", show_default=True)
 @click.pass_context
 @handle_errors
-def demo(ctx: click.Context, fresh: bool) -> None:
-    """A scripted demo: seed a store if needed, ring up sales, show the day.
+def demo(ctx: click.Context, fresh: bool, console: bool, size: str, language: str) -> None:
+    """The demo terminal: an embedded club server, a provisioned lane, the app.
 
-    Until the touchscreen app lands this runs in the terminal: a non-member
-    sale at list prices, a member sale with member prices, an offer and a
-    points redemption, then the daily report.
+    A club server with the demo store runs inside this command on a loopback
+    port; the terminal enrolls and provisions from it over HTTP, the sync
+    workers push every sale, and the touchscreen app opens with the simulated
+    reader's demo cards (one per tier, and expired, revoked, forged ones).
+    --console runs a scripted sale in the terminal instead (no display).
     """
     data_dir = ctx.obj["data_dir"]
+    if console:
+        _console_demo(data_dir, fresh)
+        return
+    from terminal.cli.app import _size
+    from terminal.ui.env import check_display
+
+    check_display()
+    width_height = _size(size)
+    from terminal.demo_session import demo_session
+    from terminal.ui.launch import run_app
+    from terminal.ui.options import AppOptions
+
+    with demo_session(data_dir, lambda text: click.echo(text, err=True), fresh=fresh) as session:
+
+        def sync_status() -> SyncStatus:
+            return session.board.status
+
+        options = AppOptions(
+            data_dir,
+            ["sim"],
+            demo=True,
+            size=width_height,
+            language=language,
+            sync_status=sync_status,
+        )
+        run_app(options)
+
+
+def _console_demo(data_dir: Path, fresh: bool) -> None:
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     terminal = bootstrap(data_dir)

@@ -130,7 +130,22 @@ def language_switch(app: Any, result: dict[str, Any]) -> Iterator[Step]:
     result["back_title"] = find("app-title").text
 
 
+#: the embedded demo's sync status board, when the scenario runs inside ``demo_session``
+BOARD: Any = None
+
+
+def synced_sale(app: Any, result: dict[str, Any]) -> Iterator[Step]:
+    """The member sale, inside the demo session: it reaches the embedded club server."""
+    yield from member_sale(app, result)
+    yield lambda: BOARD.status.pending == 0 and BOARD.status.last_success is not None
+    result["online"] = BOARD.status.online
+    yield 0.5  # the status bar refreshes from the board
+    yield 3.5  # the status bar polls the sync status
+    result["status_bar"] = texts("status-sync")
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "synced_sale": synced_sale,
     "member_sale": member_sale,
     "refused_card": refused_card,
     "manager_pin": manager_pin,
@@ -157,8 +172,17 @@ def main(name: str, data_dir: str) -> int:
         result["ready_after"] = round(app.ready_after, 3)
         Script(SCENARIOS[name](app, result), done, step_timeout=15).start()
 
-    app = make_app(AppOptions(Path(data_dir), ["sim"], demo=True, size=(1280, 800), on_ready=ready))
-    app.run()
+    options = AppOptions(Path(data_dir), ["sim"], demo=True, size=(1280, 800), on_ready=ready)
+    if name == "synced_sale":
+        global BOARD
+        from terminal.demo_session import demo_session
+
+        with demo_session(Path(data_dir), print) as session:
+            BOARD = session.board
+            options.sync_status = lambda: session.board.status
+            make_app(options).run()
+    else:
+        make_app(options).run()
     error = outcome[0] if outcome else RuntimeError("the app stopped before the scenario ended")
     if error is not None:
         traceback.print_exception(error)

@@ -54,3 +54,24 @@ def test_language_switch_mirrors_and_shapes(xdisplay: str, demo_store: Path) -> 
     assert result["fa_grid"] == "rl-tb"  # product grid fills from the right
     assert result["back_title"] == "Club Terminal"
     assert float(str(result["ready_after"])) < 3
+
+
+def test_demo_session_sale_reaches_the_embedded_club_server(xdisplay: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    result = run_scenario("synced_sale", data_dir, xdisplay, timeout=150)
+    assert result["online"] is True and result["points_redeemed"] > 0
+    assert "Online" in str(result["status_bar"]), result["status_bar"]
+    lane = sqlite_utils.Database(data_dir / "terminal.db")
+    (sale,) = list(lane.query("SELECT idempotency_key, payload, sent_at FROM outbox"))
+    assert sale["sent_at"] is not None
+    server = sqlite_utils.Database(data_dir / "club-server" / "club-server.db")
+    rows = list(server.query("SELECT sale_id, total, points_redeemed FROM sales"))
+    assert [(r["sale_id"], r["total"]) for r in rows] == [
+        (sale["idempotency_key"], json.loads(sale["payload"])["total"])
+    ]
+    ledger = list(
+        server.query(
+            "SELECT points FROM points_ledger WHERE sale_id = ?", [sale["idempotency_key"]]
+        )
+    )
+    assert sorted(r["points"] for r in ledger)[0] == -result["points_redeemed"]
