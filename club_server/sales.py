@@ -24,6 +24,7 @@ from club_server.clock import iso
 from club_server.flags import add_flag
 from club_server.schema import members, points_ledger, sales
 from club_server.terminals import TerminalRecord
+from club_server.tiers import apply_spend
 from clubcore.errors import FormatError
 from clubcore.points import LedgerKind
 from clubcore.sale import Sale
@@ -284,6 +285,11 @@ def _apply_points(
             .values(points_balance=bindparam("m_balance"), updated_at=stamp),
             [{"m_no": m, "m_balance": balances.get(m, 0)} for m in known],
         )
+    spend: dict[str, int] = {}
+    for sale in member_sales:
+        if sale.member_no in existing:
+            spend[sale.member_no] = spend.get(sale.member_no, 0) + sale.total
+    apply_spend(conn, spend, now)  # 12-month spend and tier, carried by the member change
     for member_no in known:
         if balances.get(member_no, 0) < 0:
             add_flag(

@@ -23,6 +23,7 @@ from club_server.clock import utc_now
 from club_server.demo import DEMO_STORE, seed
 from club_server.flags import list_flags
 from club_server.reports import store_daily_report
+from club_server.tiers import recompute
 from clubcore.money import CURRENCIES, Currency, format_amount
 
 __all__ = ["demo_data", "flags", "report", "serve"]
@@ -156,3 +157,27 @@ def flags(include_resolved: bool, db_url: str | None, as_json: bool) -> None:
         )
     if not rows:
         click.echo("no open flags")
+
+
+@cli.group("tiers")
+def tiers_group() -> None:
+    """Member tiers from 12-month spend."""
+
+
+@tiers_group.command("recompute")
+@click.option(
+    "--rolling", is_flag=True, help="First rebuild spend from the last 365 days of sales."
+)
+@db_option
+@as_json_option
+@handle_errors
+def tiers_recompute(rolling: bool, db_url: str | None, as_json: bool) -> None:
+    """Re-derive every member's tier (after thresholds change; nightly with --rolling)."""
+    with opened(db_url) as database, database.writing() as conn:
+        counts = recompute(conn, utc_now(), rolling=rolling)
+    if as_json:
+        emit_json(counts)
+    else:
+        click.echo(
+            f"{counts['members']:,} members checked, {counts['tiers_changed']:,} tiers changed"
+        )
