@@ -9,6 +9,7 @@ window module is first imported.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class ClubTerminalApp(AppActions, App):
         self.sim: SimReader | None = None
         self.reader_states: dict[str, tuple[str, str]] = {}
         self.debouncer = Debouncer(options.debounce)
+        self._read_lock = threading.Lock()  # the debouncer is shared by reader threads
         self.basket_view: BasketView | None = None
         self.manager_view: ManagerView | None = None
         self.products_state: tuple[str, list[ProductView], bool] = ("", [], False)
@@ -303,6 +305,13 @@ class ClubTerminalApp(AppActions, App):
 
     def _start_readers(self) -> None:
         def sink(event: ReaderEvent) -> None:  # on a reader thread
+            if isinstance(event, CardRead) and not self.test_read_pending:
+                # straight to the worker: one frame sooner than a hop through the UI thread
+                with self._read_lock:
+                    accepted = self.debouncer.accept(event)
+                if accepted:
+                    self.call(lambda s: s.handle_read(event), self.render_basket)
+                return
             Clock.schedule_once(lambda _dt: self.on_reader_event(event), 0)
 
         for path in self.options.readers:
@@ -323,8 +332,9 @@ class ClubTerminalApp(AppActions, App):
             self.reader_states[event.source] = (str(event.state), event.detail)
             self._show_status()
             return
-        if not self.debouncer.accept(event):
-            return
+        with self._read_lock:
+            if not self.debouncer.accept(event):
+                return
         if self.test_read_pending:
             self.test_read_pending = False
             self.call(lambda s: s.test_read(event), self._test_done)

@@ -53,6 +53,7 @@ class Worker(Generic[S]):
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._main, name="ui worker", daemon=True)
         self.busy = 0
+        self._busy_lock = threading.Lock()  # submit() may come from reader threads
 
     def start(self) -> None:
         """Start the thread (the session opens on it)."""
@@ -65,7 +66,8 @@ class Worker(Generic[S]):
         failed: Failed | None = None,
     ) -> None:
         """Queue ``op``; ``done(result)`` or ``failed(error)`` runs later on the UI thread."""
-        self.busy += 1
+        with self._busy_lock:
+            self.busy += 1
         self._jobs.put((op, done, failed))
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -108,6 +110,7 @@ class Worker(Generic[S]):
         self._post(lambda: self._finish(done, result))
 
     def _finish(self, callback: Callable[[Any], None] | None, value: Any) -> None:
-        self.busy -= 1
+        with self._busy_lock:
+            self.busy -= 1
         if callback is not None:
             callback(value)
