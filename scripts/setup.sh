@@ -18,16 +18,20 @@ APT_PACKAGES=(
   libgl1 libgl1-mesa-dri libegl1 libmtdev1   # OpenGL (software rendering works) and touch input for Kivy
   procps                                     # pgrep/pkill used by tests
 )
+# development only (not installed on terminals by deploy/install-terminal.sh)
+DEV_PACKAGES=(
+  shellcheck                                 # the deploy scripts' lint, run by the tests
+)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 install_system_packages() {
   if [ "${CLUB_SKIP_APT:-0}" = 1 ]; then log "skipping system packages (CLUB_SKIP_APT=1)"; return; fi
   if ! command -v apt-get >/dev/null; then
-    log "no apt-get here: install these yourself: ${APT_PACKAGES[*]}"; return
+    log "no apt-get here: install these yourself: ${APT_PACKAGES[*]} ${DEV_PACKAGES[*]}"; return
   fi
   local missing=()
-  for pkg in "${APT_PACKAGES[@]}"; do
+  for pkg in "${APT_PACKAGES[@]}" "${DEV_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -eq 0 ]; then log "system packages present"; return; fi
