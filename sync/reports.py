@@ -20,12 +20,13 @@ __all__ = ["store_daily_report"]
 _FIELDS = {f.name for f in dataclasses.fields(DailyReport)}
 
 
-def store_daily_report(client: SyncClient, day: date) -> DailyReport:
+def store_daily_report(client: SyncClient, day: date, *, deadline: float = 30.0) -> DailyReport:
     """The daily report of this terminal's store across all lanes.
 
     Arguments:
         client: a client with this terminal's credential.
         day: the business date.
+        deadline: seconds for the whole call, retries included.
 
     Returns:
         the report, ``scope`` ``store``.
@@ -36,7 +37,7 @@ def store_daily_report(client: SyncClient, day: date) -> DailyReport:
         ProtocolError: the answer is not a daily report.
     """
     try:
-        data = client.get_json("/v1/reports/daily", {"date": day.isoformat()}, deadline=30)
+        data = client.get_json("/v1/reports/daily", {"date": day.isoformat()}, deadline=deadline)
     except ServerUnreachableError as exc:
         raise ServerUnreachableError(
             f"the store-wide report needs the club server: {exc.message}",

@@ -25,6 +25,8 @@ from sync.status import StatusBoard
 from sync.worker import SyncWorker
 from terminal import demo_cards
 from terminal.bootstrap import utc_now
+from terminal.demo_data import DEMO_MANAGER_PIN, DEMO_TECHNICIAN_PIN
+from terminal.pins import set_pin
 
 __all__ = ["SERVER_DIR", "DemoSession", "demo_session"]
 
@@ -58,14 +60,18 @@ def _provision(data_dir: Path, server: EmbeddedServer, echo: Echo) -> None:
     echo(f"terminal {result.credential.terminal_id} of store {result.credential.store_id} ready")
 
 
-def _demo_cards(data_dir: Path, server: EmbeddedServer) -> None:
+def _demo_cards_and_pins(data_dir: Path, server: EmbeddedServer) -> None:
+    """Demo cards signed with the club's key; the demo PINs (staff PINs are per terminal)."""
     path = data_dir / demo_cards.DEMO_CARDS_FILE
-    if path.exists():
-        return
-    key_id, key = server.signing_key()
     db = open_db(data_dir / DB_FILENAME)
     try:
-        demo_cards.save(demo_cards.issue_demo_cards(db, utc_now(), key=key, key_id=key_id), path)
+        if not path.exists():
+            key_id, key = server.signing_key()
+            cards = demo_cards.issue_demo_cards(db, utc_now(), key=key, key_id=key_id)
+            demo_cards.save(cards, path)
+        if not db["staff"].count:
+            set_pin(db, "manager", "Store manager", "manager", DEMO_MANAGER_PIN)
+            set_pin(db, "technician", "Technician", "technician", DEMO_TECHNICIAN_PIN)
     finally:
         db.close()
 
@@ -88,7 +94,7 @@ def demo_session(data_dir: Path, echo: Echo, *, fresh: bool = False) -> Iterator
     worker: SyncWorker | None = None
     try:
         _provision(data_dir, server, echo)
-        _demo_cards(data_dir, server)
+        _demo_cards_and_pins(data_dir, server)
         board = StatusBoard()
         db_path = data_dir / DB_FILENAME
 

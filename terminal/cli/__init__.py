@@ -10,10 +10,21 @@ written.
 
 from __future__ import annotations
 
-from terminal.cli import app, cards, data, doctor, reports, sales, sync
+from terminal.cli import app, cards, data, doctor, reports, sales, staff, sync
 from terminal.cli.base import cli
 
-__all__ = ["app", "cards", "cli", "data", "doctor", "main", "reports", "sales", "sync"]
+__all__ = [
+    "app",
+    "cards",
+    "cli",
+    "data",
+    "doctor",
+    "main",
+    "reports",
+    "sales",
+    "staff",
+    "sync",
+]
 
 
 def main() -> None:

@@ -9,19 +9,27 @@ domain rules stay in the services it calls (:class:`~terminal.checkout.Checkout`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+from datetime import date
 
-from clubcore.errors import CardRejectedError, UnknownProductError
+from clubcore.errors import CardRejectedError, ClubError, UnknownProductError
 from clubcore.tiers import Tier, next_tier
 from offline_store import catalog
 from offline_store.cards import StoreCardDirectory
 from offline_store.members import Member
-from offline_store.reports import daily_report
+from offline_store.reports import DailyReport, daily_report
 from terminal import refunds, verifier
 from terminal.bootstrap import Terminal
 from terminal.pins import authorize
 from terminal.readers.base import CardKind, CardRead
-from terminal.ui.status import SyncPanel, SyncStatusView, local_status, provisioned_url
+from terminal.ui.status import (
+    SERVER_URL_SETTING,
+    SyncPanel,
+    SyncStatusView,
+    local_status,
+    provisioned_url,
+)
 from terminal.ui.views import (
     BasketView,
     HealthCheck,
@@ -34,6 +42,8 @@ from terminal.ui.views import (
     SaleRow,
     TestRead,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = ["UISession"]
 
@@ -231,10 +241,27 @@ class UISession:
         """The staff id for this PIN and role. Raises AuthorizationError."""
         return authorize(self.db, pin, role, self.terminal.clock())
 
+    def _store_report(self, day: date) -> DailyReport | None:
+        """The whole store's report from the club server, or None (not provisioned, offline)."""
+        from sync.http import RetryPolicy
+        from sync.provision import open_client
+        from sync.reports import store_daily_report
+
+        if not self.terminal.setting(SERVER_URL_SETTING, ""):
+            return None
+        try:
+            policy = RetryPolicy(attempts=2, deadline=4.0)
+            with open_client(self.db, self.terminal.data_dir, policy=policy) as client:
+                return store_daily_report(client, day, deadline=4.0)
+        except ClubError as exc:
+            log.info("store-wide report unavailable, showing this lane's: %s", exc)
+            return None
+
     def manager(self) -> ManagerView:
-        """Today's report for this lane and today's records."""
+        """Today's report (the store's from the server if online, else this lane's), records."""
         today = self.terminal.local_now().date()
-        report = daily_report(self.db, today, self.terminal.currency.code, top=5)
+        store = self._store_report(today)
+        report = store or daily_report(self.db, today, self.terminal.currency.code, top=5)
         rows = self.db.execute(
             "SELECT s.sale_id, s.kind, s.created_at, s.total, s.member_no, "
             "EXISTS (SELECT 1 FROM sales r WHERE r.ref_sale_id = s.sale_id) "
@@ -255,7 +282,9 @@ class UISession:
             )
             for sid, kind, created, total, member, returned in rows
         )
-        return ManagerView(report, sales, self.sync_panel().status.pending)
+        return ManagerView(
+            report, sales, self.sync_panel().status.pending, store_wide=store is not None
+        )
 
     def void(self, sale_id: str, pin: str) -> tuple[str, int]:
         """Void a whole sale (manager PIN); returns (kind, amount) recorded."""

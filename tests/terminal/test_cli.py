@@ -180,3 +180,16 @@ def test_the_console_script_and_the_env_variable(tmp_path: Path) -> None:
     assert sale.returncode == 0, sale.stderr
     assert json.loads(sale.stdout)["sale"]["member_no"] == member_number(1)
     assert (tmp_path / "env-data" / "terminal.db").exists()
+
+
+def test_pin_set_then_use_it_and_bad_pins_are_refused(seeded: Path) -> None:
+    bad = run(seeded, "pin", "set", "m2", "--name", "Leila", "--role", "manager", "--pin", "12")
+    assert bad.exit_code == 1 and "4 to 12 digits" in bad.stderr
+    made = run(
+        seeded, "pin", "set", "m2", "--name", "Leila", "--role", "manager", input="86420\n86420\n"
+    )
+    assert made.exit_code == 0, made.output
+    sale = json.loads(run(seeded, "sale", "--item", "P000001", "--json").stdout)["sale"]
+    void = run(seeded, "void", sale["sale_id"], "--pin", "86420", "--json")
+    assert void.exit_code == 0, void.output
+    assert json.loads(void.stdout)["sale"]["staff_id"] == "m2"

@@ -142,6 +142,20 @@ def synced_sale(app: Any, result: dict[str, Any]) -> Iterator[Step]:
     yield 0.5  # the status bar refreshes from the board
     yield 3.5  # the status bar polls the sync status
     result["status_bar"] = texts("status-sync")
+    tap("dialog-close")  # the "sale recorded" message
+    yield lambda: find("sale-done") is None
+    yield 0.5
+    result["step"] = "manager"
+    tap("nav-manager")
+    yield lambda: find("keypad-ok") is not None
+    result["step"] = "pin"
+    yield 0.1
+    for digit in "1234":
+        tap(f"key-{digit}")
+    tap("keypad-ok")
+    yield lambda: app.sm.current == "manager" and app.manager_view is not None
+    result["manager_scope"] = texts("manager-scope")[0]
+    result["manager_sales"] = texts("figure-manager.sales")[0]
 
 
 SCENARIOS: dict[str, Scenario] = {

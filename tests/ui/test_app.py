@@ -61,6 +61,8 @@ def test_demo_session_sale_reaches_the_embedded_club_server(xdisplay: str, tmp_p
     result = run_scenario("synced_sale", data_dir, xdisplay, timeout=150)
     assert result["online"] is True and result["points_redeemed"] > 0
     assert "Online" in str(result["status_bar"]), result["status_bar"]
+    assert "Whole store" in str(result["manager_scope"])  # the server's report, online
+    assert result["manager_sales"] == "1"
     lane = sqlite_utils.Database(data_dir / "terminal.db")
     (sale,) = list(lane.query("SELECT idempotency_key, payload, sent_at FROM outbox"))
     assert sale["sent_at"] is not None
