@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlite_utils
 
 from clubcore.member import MemberSummary
+from clubcore.phonekey import e164_lookup_key
 from offline_store.catalog import get_setting
 
 __all__ = ["StoreCardDirectory", "add_public_key", "revoke_card"]
@@ -52,8 +53,6 @@ class StoreCardDirectory:
         return str(row[0]) if row else None
 
     def member_for_phone(self, e164: str) -> str | None:
-        from terminal.entry import e164_lookup_key  # the lookup-key formula lives with parsing
-
         salt = bytes.fromhex(get_setting(self.db, "phone_salt", "") or "")
         row = self.db.execute(
             "SELECT member_no FROM members WHERE phone_hash = ? LIMIT 1",
