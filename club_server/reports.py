@@ -9,13 +9,12 @@ answers integers, not decimals.
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from offline_store.reports import DailyReport
+from clubcore.reports import DailyReport, Totals, assemble
 
 __all__ = ["store_daily_report"]
 
@@ -58,10 +57,6 @@ GROUP BY s.member_no ORDER BY total DESC, s.member_no
 """
 
 
-def _ratio(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 0.0
-
-
 def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in conn.execute(text(sql), params)]
 
@@ -71,41 +66,7 @@ def store_daily_report(
 ) -> DailyReport:
     """The day's figures for every lane of ``store_id`` (``scope`` is ``store``)."""
     params = {"store": store_id, "day": business_date.isoformat()}
-    (
-        sales,
-        returns,
-        total,
-        member_total,
-        member_sales,
-        list_total,
-        member_discount,
-        points_discount,
-        earned,
-        redeemed,
-    ) = conn.execute(text(_TOTALS), params).one()
+    totals = Totals(*conn.execute(text(_TOTALS), params).one())
     members = _rows(conn, _MEMBERS, params)
-    top_total = sum(m["total"] for m in members[: math.ceil(len(members) * 0.2)])
-    return DailyReport(
-        business_date=params["day"],
-        currency=currency,
-        scope="store",
-        sales_count=sales,
-        returns_count=returns,
-        total=total,
-        member_total=member_total,
-        non_member_total=total - member_total,
-        member_sales_count=member_sales,
-        member_share=_ratio(member_total, total),
-        member_count_share=_ratio(member_sales, sales),
-        list_total=list_total,
-        member_discount=member_discount,
-        points_discount=points_discount,
-        discount_given=member_discount + points_discount,
-        points_earned=earned,
-        points_redeemed=redeemed,
-        members_served=len(members),
-        top20_share=_ratio(top_total, member_total),
-        by_tier=_rows(conn, _BY_TIER, params),
-        by_hour=_rows(conn, _BY_HOUR, params),
-        top_members=members[:top],
-    )
+    by_tier, by_hour = _rows(conn, _BY_TIER, params), _rows(conn, _BY_HOUR, params)
+    return assemble(params["day"], currency, "store", totals, members, by_tier, by_hour, top)

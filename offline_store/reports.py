@@ -1,51 +1,19 @@
 """Daily member-sales figures from this lane's own records.
 
-All figures are net: voids and refunds are negative records on the day they
-happen, so they subtract. "Sales" counts records of kind ``sale``; "returns"
-counts voids and refunds. The 80/20 figure is the share of member sales
-(net amount) made by the top 20 % of that day's members, by amount (rounded up
-to whole members).
+The figures and their definitions are :mod:`clubcore.reports`; this module
+runs the lane's queries and hands the results to
+:func:`clubcore.reports.assemble`.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
 
 import sqlite_utils
 
-__all__ = ["DailyReport", "daily_report"]
+from clubcore.reports import DailyReport, Totals, assemble
 
-
-@dataclass(frozen=True, slots=True)
-class DailyReport:
-    business_date: str
-    currency: str
-    scope: str
-    sales_count: int
-    returns_count: int
-    total: int
-    member_total: int
-    non_member_total: int
-    member_sales_count: int
-    member_share: float
-    member_count_share: float
-    list_total: int
-    member_discount: int
-    points_discount: int
-    discount_given: int
-    points_earned: int
-    points_redeemed: int
-    members_served: int
-    top20_share: float
-    by_tier: list[dict[str, Any]] = field(default_factory=list)
-    by_hour: list[dict[str, Any]] = field(default_factory=list)
-    top_members: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["DailyReport", "daily_report"]  # DailyReport is clubcore.reports.DailyReport
 
 
 _TOTALS = """
@@ -80,41 +48,12 @@ GROUP BY s.member_no ORDER BY total DESC, s.member_no
 """
 
 
-def _ratio(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 0.0
-
-
 def daily_report(
     db: sqlite_utils.Database, business_date: date, currency: str, top: int = 10
 ) -> DailyReport:
     """The day's figures for this lane (``scope`` is ``lane``)."""
     day = business_date.isoformat()
-    (sales, returns, total, member_total, member_sales, list_total, member_discount,
-     points_discount, earned, redeemed) = db.execute(_TOTALS, [day]).fetchone()  # fmt: skip
+    totals = Totals(*db.execute(_TOTALS, [day]).fetchone())
     members = list(db.query(_MEMBERS, [day]))
-    top_n = math.ceil(len(members) * 0.2)
-    top_total = sum(m["total"] for m in members[:top_n])
-    return DailyReport(
-        business_date=day,
-        currency=currency,
-        scope="lane",
-        sales_count=sales,
-        returns_count=returns,
-        total=total,
-        member_total=member_total,
-        non_member_total=total - member_total,
-        member_sales_count=member_sales,
-        member_share=_ratio(member_total, total),
-        member_count_share=_ratio(member_sales, sales),
-        list_total=list_total,
-        member_discount=member_discount,
-        points_discount=points_discount,
-        discount_given=member_discount + points_discount,
-        points_earned=earned,
-        points_redeemed=redeemed,
-        members_served=len(members),
-        top20_share=_ratio(top_total, member_total),
-        by_tier=list(db.query(_BY_TIER, [day])),
-        by_hour=list(db.query(_BY_HOUR, [day])),
-        top_members=members[:top],
-    )
+    by_tier, by_hour = list(db.query(_BY_TIER, [day])), list(db.query(_BY_HOUR, [day]))
+    return assemble(day, currency, "lane", totals, members, by_tier, by_hour, top)

@@ -12,7 +12,7 @@ import dataclasses
 from datetime import date
 
 from clubcore.errors import ProtocolError, ServerUnreachableError
-from offline_store.reports import DailyReport
+from clubcore.reports import DailyReport
 from sync.http import SyncClient
 
 __all__ = ["store_daily_report"]

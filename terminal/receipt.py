@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from clubcore.money import Currency, format_amount
+from clubcore.reports import DailyReport
 from clubcore.sale import Sale
-from offline_store.reports import DailyReport
 
 __all__ = ["receipt_text", "report_csv", "report_text"]
 

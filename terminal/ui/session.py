@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping
 from datetime import date
 
 from clubcore.errors import CardRejectedError, ClubError, UnknownProductError
+from clubcore.reports import DailyReport
 from clubcore.tiers import Tier, next_tier
 from offline_store import catalog
 from offline_store.cards import StoreCardDirectory
 from offline_store.members import Member
-from offline_store.reports import DailyReport, daily_report
+from offline_store.reports import daily_report
 from terminal import refunds, verifier
 from terminal.bootstrap import Terminal
 from terminal.pins import authorize

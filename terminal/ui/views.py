@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from offline_store.reports import DailyReport
+from clubcore.reports import DailyReport
 
 __all__ = [
     "BasketView",

@@ -115,7 +115,7 @@ def test_store_report_counts_every_lane(client: Any, lane: Lane, demo: Database)
     assert report["member_share"] == 0.75 and report["points_earned"] == 30
     assert report["top_members"][0]["member_no"] == member
     assert [h["hour"] for h in report["by_hour"]] == [9, 13]
-    from offline_store.reports import DailyReport
+    from clubcore.reports import DailyReport
 
     assert set(report) == set(DailyReport.__dataclass_fields__)
     assert lane.store_id == DEMO_STORE
