@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import club_server
 import clubcore
 import offline_store
 import sync
@@ -19,12 +20,14 @@ LAYERS = {
     "offline_store": ["kivy", "requests", "fastapi", "sqlalchemy", "terminal", "sync"],
     "terminal.readers": ["kivy", "requests", "fastapi", "sqlalchemy", "sync", "club_server"],
     "sync": ["kivy", "fastapi", "sqlalchemy", "club_server", "terminal.ui"],
+    "club_server": ["kivy", "terminal", "offline_store", "sync", "requests"],
 }
 PACKAGES = {
     "clubcore": clubcore,
     "offline_store": offline_store,
     "terminal.readers": terminal.readers,
     "sync": sync,
+    "club_server": club_server,
 }
 
 
