@@ -47,7 +47,16 @@ def _initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema (protocol v1)", _initial),)
+def _credential_rotations(conn: Connection) -> None:
+    from club_server.lifecycle import credential_rotations
+
+    credential_rotations.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema (protocol v1)", _initial),
+    Migration(2, "pending terminal credential rotations", _credential_rotations),
+)
 
 
 def schema_version(conn: Connection) -> int:

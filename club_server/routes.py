@@ -19,6 +19,7 @@ from club_server.changes import read_changes
 from club_server.clock import iso
 from club_server.db import Database
 from club_server.entities import ENTITIES
+from club_server.lifecycle import decommission, rotate_credential
 from club_server.reports import store_daily_report
 from club_server.sales import MAX_SALES, push_sales
 from club_server.snapshot import DEFAULT_PAGE, MAX_PAGE, manifest, page
@@ -137,6 +138,27 @@ def daily_report(
         zone = _zone(get_setting(conn, "timezone", "UTC") or "UTC")
         day = day or _now(request).astimezone(zone).date()
         return store_daily_report(conn, terminal.store_id, day, currency).as_dict()
+
+
+@router.post("/credential/rotate", responses=_ERRORS)
+def credential_rotate(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    """Rotate this terminal's credential in two steps (``club_server.lifecycle``).
+
+    With the current credential: a new pending credential (the same one on
+    every retry; the current one stays valid). With the pending credential:
+    it becomes the terminal's, and the old one stops working.
+    """
+    with _database(request).writing() as conn:
+        return rotate_credential(conn, authorization, _now(request))
+
+
+@router.post("/decommission", responses=_ERRORS)
+def decommission_terminal(request: Request, terminal: Terminal) -> dict[str, Any]:
+    """Revoke this terminal: it can no longer push or pull (403 terminal-revoked)."""
+    with _database(request).writing() as conn:
+        return decommission(conn, terminal, _now(request))
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -10,7 +10,7 @@ written.
 
 from __future__ import annotations
 
-from terminal.cli import app, cards, data, doctor, reports, sales, staff, sync
+from terminal.cli import app, cards, data, doctor, lifecycle, reports, sales, staff, sync
 from terminal.cli.base import cli
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "cli",
     "data",
     "doctor",
+    "lifecycle",
     "main",
     "reports",
     "sales",
