@@ -11,6 +11,7 @@ from clubcore.errors import ConfigError
 from terminal import demo_cards, demo_data
 from terminal.bootstrap import Terminal
 from terminal.cli.base import cli, handle_errors, opened
+from terminal.config import apply_config, config_path, load_config
 from terminal.ui.env import check_display
 from terminal.ui.status import SERVER_URL_SETTING
 
@@ -75,12 +76,20 @@ def run(
 ) -> None:
     """Open the touchscreen app (needs a display: a desktop session, or xvfb-run).
 
+    The terminal's configuration file (``terminal.toml`` in the data directory,
+    or ``$CLUB_TERMINAL_CONFIG``), if there is one, is validated and applied
+    first; a bad value stops the start with a message naming the key.
+
     Readers come from the ``readers`` setting (``sim`` until the terminal is
     provisioned). With --demo an empty data directory gets a demo store and
     the simulated reader's demo cards appear on screen.
     """
-    check_display()
     width_height = _size(size)
+    with opened(ctx, require_data=False) as terminal:
+        path = config_path(terminal.data_dir)
+        if path.exists():  # validated whole before anything starts; applied in one transaction
+            apply_config(terminal.db, load_config(path))
+    check_display()
     with opened(ctx, require_data=False) as terminal:
         if demo and not terminal.db["products"].count:
             click.echo(f"seeding a demo store in {terminal.data_dir} ...", err=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 
 from clubcore.errors import ConfigError
@@ -267,3 +268,20 @@ def test_cli_check_and_apply(empty_terminal: Terminal, valid_file: Path) -> None
     applied = runner.invoke(cli, [*base, "apply", "--config", str(valid_file)], obj={})
     assert applied.exit_code == 0, applied.output
     assert get_setting(empty_terminal.db, "ui.language") == "fa"
+
+
+def test_run_refuses_to_start_with_a_bad_config_and_writes_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from terminal.cli import cli
+
+    data_dir = tmp_path / "lane"
+    data_dir.mkdir()
+    (data_dir / "terminal.toml").write_text('[ui]\nlanguage = "de"\n')
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(data_dir), "run"], obj={}, env={"DISPLAY": ""}
+    )
+    assert result.exit_code == 1
+    assert "ui.language" in result.stderr and "display" not in result.stderr
+    db = sqlite_utils.Database(data_dir / "terminal.db")
+    assert db["settings"].count == 0
