@@ -23,7 +23,7 @@ from club_server.db import Database, open_database
 from club_server.keys import signing_key
 from clubcore.errors import ConfigError
 
-__all__ = ["EmbeddedServer", "start_embedded"]
+__all__ = ["EmbeddedServer", "serve", "start_embedded"]
 
 
 @dataclass
@@ -53,6 +53,33 @@ class EmbeddedServer:
         self.database.dispose()
 
 
+def serve(database: Database, keys_dir: Path, *, timeout: float = 15.0) -> EmbeddedServer:
+    """Serve ``database`` (already migrated) on a free loopback port, in a thread.
+
+    Raises:
+        ConfigError: the server did not come up within ``timeout`` seconds.
+    """
+    # an explicit IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(database), log_level="warning", lifespan="off", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="club server", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            raise ConfigError("embedded server", "the club server did not start")
+        time.sleep(0.01)
+    return EmbeddedServer(f"http://127.0.0.1:{port}", database, keys_dir, server, thread)
+
+
 def start_embedded(
     directory: Path, *, members: int = 2_000, products: int = 300, timeout: float = 15.0
 ) -> EmbeddedServer:
@@ -68,22 +95,8 @@ def start_embedded(
         empty = not conn.execute(select(func.count()).select_from(schema.tiers)).scalar()
     if empty:
         demo.seed(database, keys_dir, members=members, products=products, now=datetime.now(UTC))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(database), log_level="warning", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="club server", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            database.dispose()
-            raise ConfigError("demo server", "the embedded club server did not start")
-        time.sleep(0.01)
-    return EmbeddedServer(f"http://127.0.0.1:{port}", database, keys_dir, server, thread)
+    try:
+        return serve(database, keys_dir, timeout=timeout)
+    except ConfigError:
+        database.dispose()
+        raise

@@ -9,9 +9,7 @@ share terminals. Server-side changes go through the server's own Python API.
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,8 +25,8 @@ uvicorn = pytest.importorskip("uvicorn")
 from sqlalchemy import Connection, text  # noqa: E402
 
 from club_server import demo, terminals  # noqa: E402
-from club_server.app import create_app  # noqa: E402
 from club_server.db import Database, open_database  # noqa: E402
+from club_server.embedded import serve  # noqa: E402
 
 __all__ = ["ClubServer", "club", "postgres_database", "sqlite_club", "start_club"]
 
@@ -79,20 +77,8 @@ def start_club(directory: Path, url: str, *, members: int = 300, products: int =
     keys_dir = directory / "keys"
     keys_dir.mkdir(exist_ok=True)
     demo.seed(database, keys_dir, members=members, products=products, now=datetime.now(UTC))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(database), log_level="warning", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the club server did not start"
-        time.sleep(0.01)
-    return ClubServer(f"http://127.0.0.1:{port}", database, keys_dir, server, thread)
+    running = serve(database, keys_dir)
+    return ClubServer(running.url, database, keys_dir, running.server, running.thread)
 
 
 #: PostgreSQL with trust auth; each run creates and drops its own database
