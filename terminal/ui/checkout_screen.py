@@ -104,7 +104,7 @@ class ProductsPanel(Panel):
                     role="accent" if product.member_only else "button",
                     size_hint_y=None,
                     height=height,
-                    font_size=sp(14),
+                    font_size=sp(12) if self.compact else sp(14),  # up to 4 lines at 800x480
                     name=f"product-{product.sku}",
                 )
             )
