@@ -46,7 +46,6 @@ import queue
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -80,13 +79,12 @@ from terminal.demo_data import member_number, seed
 from terminal.readers import open_reader
 from terminal.readers.base import CardKind, CardRead, Reader, ReaderEvent, ReaderState, ReaderStatus
 from terminal.verifier import Identification, Strength, identify
+from tests.pcsc_stack import VPCD_DRIVER, pcscd_answers, port_open, vpcd_configured
 from tests.readers.vpcd import PORT_01, Ntag215
 
 #: vpcd's second reader (cards connect to PORT_01): the reader tests insert their
 #: cards into "Virtual PCD 00 00", and may run at the same time on this machine
 READER = "Virtual PCD 00 01"
-PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
-VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 #: pcsc-lite polls a driver without its own event thread (vpcd) every 400 ms
 #: (PCSCLITE_STATUS_POLL_RATE); insertions are spread over one such period
 PCSCD_POLL_S = 0.4
@@ -242,30 +240,10 @@ def _ms(seconds: float) -> float:
 # -- pcscd ----------------------------------------------------------------------
 
 
-def _pcscd_answers() -> bool:
-    with socket.socket(socket.AF_UNIX) as sock:
-        try:
-            sock.connect(str(PCSCD_SOCKET))
-        except OSError:
-            return False
-    return True
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-        return True
-    return False
-
-
-def _vpcd_configured() -> bool:
-    confs = [Path("/etc/reader.conf"), *Path("/etc/reader.conf.d").glob("*")]
-    return any(p.is_file() and "libifdvpcd" in p.read_text(errors="replace") for p in confs)
-
-
 class Pcscd:
     """pcscd for the benchmark: an already running one is used and left alone;
     otherwise ``pcscd --foreground`` is started here and stopped by :meth:`stop`.
-    (Minimal copy of tests/readers/conftest.py's starter, without pytest.)"""
+    (The test suite's probes from tests/pcsc_stack.py; no pytest failures here.)"""
 
     def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
@@ -275,12 +253,12 @@ class Pcscd:
     @staticmethod
     def missing() -> str | None:
         """Why pcscd with vpcd cannot be used here, or None."""
-        if shutil.which("pcscd") is None or not VPCD_DRIVER.exists() or not _vpcd_configured():
+        if shutil.which("pcscd") is None or not VPCD_DRIVER.exists() or not vpcd_configured():
             return "pcscd and vsmartcard-vpcd are not installed (apt install pcscd vsmartcard-vpcd)"
         return None
 
     def start(self, timeout: float = 15.0) -> None:
-        if _pcscd_answers():
+        if pcscd_answers():
             self.external = True
             return
         with self.log_path.open("ab") as log:
@@ -288,7 +266,7 @@ class Pcscd:
                 ["pcscd", "--foreground"], stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
-        while not (_pcscd_answers() and _port_open(PORT_01)):
+        while not (pcscd_answers() and port_open(PORT_01)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 tail = self.log_path.read_text(errors="replace")[-1500:]
                 self.stop()

@@ -22,19 +22,30 @@ import pytest
 
 from tests.readers.vpcd import VirtualCard
 
-__all__ = ["READER", "Pcscd", "insert", "pcscd"]
+__all__ = [
+    "READER",
+    "VPCD_DRIVER",
+    "Pcscd",
+    "insert",
+    "pcscd",
+    "pcscd_answers",
+    "port_open",
+    "vpcd_configured",
+]
 
 READER = "Virtual PCD 00 00"
 SOCKET = Path("/run/pcscd/pcscd.comm")
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 
 
-def _vpcd_configured() -> bool:
+def vpcd_configured() -> bool:
+    """Whether pcscd's reader config loads the vpcd driver."""
     confs = [Path("/etc/reader.conf"), *Path("/etc/reader.conf.d").glob("*")]
     return any(p.is_file() and "libifdvpcd" in p.read_text(errors="replace") for p in confs)
 
 
-def _socket_answers() -> bool:
+def pcscd_answers() -> bool:
+    """Whether a pcscd answers on its socket."""
     with socket.socket(socket.AF_UNIX) as sock:
         try:
             sock.connect(str(SOCKET))
@@ -43,7 +54,8 @@ def _socket_answers() -> bool:
     return True
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
+    """Whether something listens on this loopback port (vpcd's card side)."""
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
         return True
     return False
@@ -55,7 +67,7 @@ class Pcscd:
     def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
-        self.external = _socket_answers()
+        self.external = pcscd_answers()
 
     def start(self, timeout: float = 15.0) -> None:
         if self.external or self.proc is not None:
@@ -66,7 +78,7 @@ class Pcscd:
             )
         deadline = time.monotonic() + timeout
         # an external process has no event to wait on: poll its socket and vpcd's port
-        while not (_socket_answers() and _port_open(35963)):
+        while not (pcscd_answers() and port_open(35963)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 log_text = self.log_path.read_text(errors="replace")[-2000:]
                 self.stop()
@@ -88,7 +100,7 @@ class Pcscd:
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
     """A running pcscd with the vpcd readers (started for the session if needed)."""
-    if shutil.which("pcscd") is None or not VPCD_DRIVER.exists() or not _vpcd_configured():
+    if shutil.which("pcscd") is None or not VPCD_DRIVER.exists() or not vpcd_configured():
         pytest.skip(
             "pcscd and vsmartcard-vpcd are not installed (apt install pcscd vsmartcard-vpcd)"
         )
