@@ -97,12 +97,21 @@ class Checkpointer:
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal checkpointer", daemon=True)
+        #: how many checkpoints have run (tests and diagnostics wait on it)
+        self.rounds = 0
+        self._round_done = threading.Condition()
 
     def start(self, *connections: sqlite_utils.Database) -> None:
         """Turn off automatic checkpoints on ``connections`` and start the thread."""
         for db in connections:
             db.execute("PRAGMA wal_autocheckpoint = 0")
         self._thread.start()
+
+    def wait_round(self, timeout: float = 10.0) -> bool:
+        """Wait until a checkpoint that starts after this call has run; False on timeout."""
+        with self._round_done:
+            target = self.rounds + 2  # the round under way may have begun before the call
+            return self._round_done.wait_for(lambda: self.rounds >= target, timeout)
 
     def stop(self) -> None:
         """Stop the thread after one last checkpoint."""
@@ -121,6 +130,9 @@ class Checkpointer:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.DatabaseError:
                     log.warning("WAL checkpoint of %s failed; will retry", self.path, exc_info=True)
+                with self._round_done:
+                    self.rounds += 1
+                    self._round_done.notify_all()
                 if stopping:
                     return
         finally:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,7 +66,7 @@ def test_a_failing_migration_is_rolled_back(
     assert migrations.schema_version(fresh_db) == bad.version - 1
 
 
-def _write_batches(db: sqlite_utils.Database, wal: Path, pause: float) -> int:
+def _write_batches(db: sqlite_utils.Database, wal: Path, between: Callable[[], object]) -> int:
     """Write about 16 MB in 32 transactions; return the largest WAL size seen."""
     largest = 0
     for batch in range(32):
@@ -76,7 +76,7 @@ def _write_batches(db: sqlite_utils.Database, wal: Path, pause: float) -> int:
                 [(f"k{batch}-{i}", "x" * 1_000) for i in range(500)],
             )
         largest = max(largest, wal.stat().st_size)
-        time.sleep(pause)
+        between()
     return largest
 
 
@@ -84,7 +84,7 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(tmp_path: 
     # control: automatic checkpoints off and no checkpointer -> the WAL grows with every write
     control = open_db(tmp_path / "control.db")
     control.execute("PRAGMA wal_autocheckpoint = 0")
-    grown = _write_batches(control, tmp_path / "control.db-wal", pause=0)
+    grown = _write_batches(control, tmp_path / "control.db-wal", lambda: None)
     control.close()
     assert grown > 12 * 2**20
 
@@ -93,7 +93,7 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(tmp_path: 
     checkpointer = Checkpointer(path, interval=0.02)
     checkpointer.start(db)
     assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-    bounded = _write_batches(db, tmp_path / "terminal.db-wal", pause=0.05)
+    bounded = _write_batches(db, tmp_path / "terminal.db-wal", checkpointer.wait_round)
     checkpointer.stop()
     db.close()
     assert bounded < 4 * 2**20, bounded  # reused after each checkpoint
