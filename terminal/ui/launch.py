@@ -31,6 +31,10 @@ def configure(size: tuple[int, int], fullscreen: bool, *, quiet: bool = True) ->
     Config.set("graphics", "height", str(size[1]))
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
     Config.set("graphics", "resizable", "1")
+    # No MSAA: the UI is axis-aligned rectangles and pre-rendered text, and
+    # multisampling doubles the frame buffers (about 50 MB at 1280x800 with
+    # software rendering) and the fill work (deploy/kivy/config.ini agrees).
+    Config.set("graphics", "multisamples", "0")
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
     from kivy.core.text import DEFAULT_FONT, LabelBase
