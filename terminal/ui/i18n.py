@@ -24,7 +24,7 @@ from clubcore.errors import CardRejectedError, ClubError, FormatError, UserFacin
 from clubcore.money import Currency, format_amount
 from terminal.ui.catalog import CATALOG
 
-__all__ = ["LANGUAGES", "SEP", "Lang", "Measure"]
+__all__ = ["ELLIPSIS", "LANGUAGES", "SEP", "Lang", "Measure"]
 
 #: language code -> its own name
 LANGUAGES = {"en": "English", "fa": "فارسی"}
@@ -35,6 +35,8 @@ Measure = Callable[[str], float]
 _FA_DIGITS = str.maketrans("0123456789,.%", "۰۱۲۳۴۵۶۷۸۹٬٫٪")
 _UNITS_FA = {"toman": "تومان", "rial": "ریال"}
 _ARABIC = re.compile("[\u0600-\u06ff\ufb50-\ufdff\ufe70-\ufeff]")
+#: marks text cut to fit
+ELLIPSIS = "…"
 #: separates parts of one line ("·" would read as the Persian zero "۰")
 SEP = " – "
 
@@ -149,6 +151,28 @@ class Lang:
             return text  # Latin only: nothing to shape or reorder
         base = "R" if self.rtl else "L"
         return "\n".join(_visual(_reshape(line), base) for line in text.split("\n"))
+
+    def fit(self, text: str, width: float, measure: Measure) -> str:
+        """One line of ``text`` cut to ``width`` pixels at its logical end, then shaped.
+
+        Text without Arabic script is left to right in both languages (a
+        Latin name stays "Mahsa Rez…"); Persian text is shaped and ordered
+        right to left after the cut, so its ellipsis ends up on the left.
+        """
+        text = text.replace("\n", " ")
+        arabic = bool(_ARABIC.search(text))
+        shaped = _reshape if arabic else str
+        if not text or measure(shaped(text)) <= width:
+            return self.shape(text)
+
+        def cut(n: int) -> str:
+            return text[:n].rstrip() + ELLIPSIS
+
+        low, high = 0, len(text) - 1  # the longest cut that fits is in low..high
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if measure(shaped(cut(mid))) <= width else (low, mid - 1)
+        return self.shape(cut(low))
 
     def wrap(self, text: str, width: float, measure: Measure) -> str:
         """Break ``text`` into lines of at most ``width`` pixels, then shape each line.

@@ -120,10 +120,12 @@ class SLabel(Label):
             self.text_size = (self.width - 2 * self.padding[0], None)
             self.shorten = False
         else:
-            self.text = lang.shape(self.logical)
+            width = max(self.width - 2 * self.padding[0], dp(20))
+            self.text = lang.fit(
+                self.logical, width, lambda s: measure(s, self.font_size, self.bold)
+            )
             self.text_size = self.size
-            self.shorten = True
-            self.shorten_from = "left" if lang.rtl else "right"
+            self.shorten = False
 
 
 class SButton(Button):

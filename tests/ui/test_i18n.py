@@ -91,3 +91,39 @@ def test_worker_runs_off_the_calling_thread_and_posts_back() -> None:
     posted.pop()()  # type: ignore[operator]
     assert seen == ["session on ui worker"]
     worker.stop()
+
+
+def _width(text: str) -> float:
+    return len(text) * 10.0
+
+
+@pytest.mark.parametrize("code", ["en", "fa"])
+def test_latin_text_too_long_loses_its_end_in_both_languages(code: str) -> None:
+    lang = Lang(code)
+    assert lang.fit("Mahsa Rezaei", 100, _width) == "Mahsa Rez…"
+    assert lang.fit("Mahsa", 100, _width) == "Mahsa"  # fits: unchanged
+    assert lang.fit("Mahsa Rezaei", 5, _width) == "…"  # nothing fits but the mark
+
+
+def test_persian_text_too_long_keeps_its_first_words_on_the_right() -> None:
+    fa = Lang("fa")
+    words = ["یک", "دو", "سه", "چهار", "پنج", "شش"]
+    drawn = fa.fit(" ".join(words), 90, _width)
+    assert len(drawn) * 10 <= 90
+    assert drawn.endswith(fa.shape(words[0]))  # reading starts at the right, with the first word
+    assert drawn.startswith("…")  # the cut end is on the left
+    assert fa.shape(words[-1]) not in drawn
+
+
+def test_fit_cuts_no_more_than_it_must() -> None:
+    en, text = Lang("en"), "Weekend extra: 5% on snacks"
+    for width in range(10, 300, 10):
+        drawn = en.fit(text, width, _width)
+        assert _width(drawn) <= max(width, 10)
+        if drawn == text:
+            assert _width(text) <= width
+            continue
+        kept = len(drawn) - 1
+        more = next(n for n in range(kept + 1, len(text)) if text[n - 1] != " ")
+        longer = text[:more].rstrip() + "…"
+        assert _width(longer) > width, (width, drawn)
