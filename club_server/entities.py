@@ -104,7 +104,7 @@ ENTITIES: dict[str, Entity] = {
             "offers",
             "offer_id",
             "offer_id title message unit_price percent_bp sku category target_member "
-            "target_segment target_tier starts_at ends_at stacks",
+            "target_segment target_tier starts_at ends_at stacks texts",
         ),
         _entity(
             "members",

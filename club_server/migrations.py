@@ -3,8 +3,12 @@
 Each step has a number and a name, runs in its own transaction (DDL is
 transactional on both SQLite and PostgreSQL) and is recorded in
 ``schema_migrations``. Steps are append-only. Step 1 creates the tables of
-:mod:`club_server.schema` as they are in protocol v1; once a later step
-changes a table, step 1 must be frozen to a copy of the v1 definitions.
+:mod:`club_server.schema` as they are *now*, so every later step must be a
+no-op where its change is already there (a table created ``checkfirst``, a
+column added only when missing): a new database gets the current schema in
+step 1 and skips through the rest; an old one gets each change once. A step
+that cannot be written that way (a changed column type, a dropped column)
+must first freeze step 1 to a copy of the definitions it replaces.
 
 A database whose recorded version is newer than the newest step here is
 refused. On PostgreSQL the writers' advisory lock (taken by
@@ -17,7 +21,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, func, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from club_server.db import Database
@@ -53,9 +68,15 @@ def _credential_rotations(conn: Connection) -> None:
     credential_rotations.create(conn, checkfirst=True)
 
 
+def _offer_texts(conn: Connection) -> None:
+    if "texts" not in {c["name"] for c in inspect(conn).get_columns("offers")}:
+        conn.execute(text("ALTER TABLE offers ADD COLUMN texts TEXT NOT NULL DEFAULT '{}'"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema (protocol v1)", _initial),
     Migration(2, "pending terminal credential rotations", _credential_rotations),
+    Migration(3, "offer translations", _offer_texts),
 )
 
 

@@ -130,6 +130,8 @@ offers = Table(
     Column("starts_at", Text),
     Column("ends_at", Text),
     Column("stacks", Integer, nullable=False),
+    # translations, a JSON object: {"fa": {"title": "...", "message": "..."}}
+    Column("texts", Text, nullable=False, server_default="{}"),
 )  # fmt: skip
 
 members = Table(

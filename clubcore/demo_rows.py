@@ -175,19 +175,27 @@ def member_rows(
 
 def offer_rows(now: datetime) -> list[tuple[object, ...]]:
     """The demo offers (offer_id, title, message, unit_price, percent_bp, sku, category,
-    target_member, target_segment, target_tier, starts_at, ends_at, stacks)."""
+    target_member, target_segment, target_tier, starts_at, ends_at, stacks, texts)."""
     day = timedelta(days=1)
     start, end = (now - day).isoformat(), (now + 30 * day).isoformat()
     birthday = member_number(0)
+
+    def fa(title: str, message: str) -> str:
+        return json.dumps({"fa": {"title": title, "message": message}}, ensure_ascii=False)
+
     return [
         ("BDAY-0", "Happy birthday!", "20% off all bakery today", None, 2_000, None, "bakery",
-         birthday, None, None, start, end, 0),
+         birthday, None, None, start, end, 0,
+         fa("تولدتان مبارک!", "امروز ۲۰٪ تخفیف روی همه نان‌ها")),
         ("FAMILY-BABY", "Family club", "Diapers at a family price", 450_000, None, "P000040",
-         None, None, "family", None, start, end, 0),
+         None, None, "family", None, start, end, 0,
+         fa("باشگاه خانواده", "پوشک با قیمت ویژه خانواده")),
         ("GOLD-TEA", "Gold tea week", "Tea for gold members", None, 1_500, None, "beverages",
-         None, None, "gold", start, end, 0),
+         None, None, "gold", start, end, 0,
+         fa("هفته چای طلایی", "چای برای اعضای طلایی")),
         ("WEEKEND-5", "Weekend extra", "Extra 5% on snacks, on top of member prices", None, 500,
-         None, "snacks", None, None, None, start, end, 1),
+         None, "snacks", None, None, None, start, end, 1,
+         fa("جایزه آخر هفته", "۵٪ تخفیف بیشتر روی تنقلات، علاوه بر قیمت اعضا")),
     ]  # fmt: skip
 
 

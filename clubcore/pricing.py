@@ -127,6 +127,8 @@ class Offer:
     ends_at: datetime | None = None
     stacks: bool = False
     message: str = ""
+    #: translations of title and message: (language code, title, message)
+    texts: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if (self.unit_price is None) == (self.percent_bp is None):
@@ -137,6 +139,13 @@ class Offer:
             raise ValueError(f"offer {self.offer_id}: percent_bp must be within 0..10000")
         if self.stacks and self.percent_bp is None:
             raise ValueError(f"offer {self.offer_id}: a stacking offer must be a percentage")
+
+    def text_in(self, lang: str) -> tuple[str, str]:
+        """(title, message) in language ``lang``; the offer's own words if untranslated."""
+        for code, title, message in self.texts:
+            if code == lang:
+                return title, message
+        return self.title, self.message
 
     def is_active(self, now: datetime) -> bool:
         return (self.starts_at is None or self.starts_at <= now) and (

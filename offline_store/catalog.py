@@ -26,6 +26,7 @@ __all__ = [
     "get_setting",
     "load_rules",
     "load_tiers",
+    "offer_texts",
     "offers_for",
     "pricing_for",
     "put_settings",
@@ -181,7 +182,28 @@ def _offer(row: dict[str, Any]) -> Offer:
         starts_at=when(row["starts_at"]),
         ends_at=when(row["ends_at"]),
         stacks=bool(row["stacks"]),
+        texts=offer_texts(row.get("texts")),
     )
+
+
+def offer_texts(raw: object) -> tuple[tuple[str, str, str], ...]:
+    """An offer's translations from its ``texts`` JSON: ``{"fa": {"title", "message"}}``.
+
+    Malformed translations are left out (the offer keeps its own words): a
+    display text must never stop a sale.
+    """
+    try:
+        texts = json.loads(raw) if isinstance(raw, str) else {}
+    except ValueError:
+        return ()
+    if not isinstance(texts, dict):
+        return ()
+    out = []
+    for code, text in sorted(texts.items()):
+        if isinstance(text, dict) and isinstance(text.get("title"), str):
+            message = text.get("message", "")
+            out.append((code, text["title"], message if isinstance(message, str) else ""))
+    return tuple(out)
 
 
 def offers_for(db: sqlite_utils.Database, member_no: str, now: datetime) -> list[Offer]:

@@ -234,9 +234,14 @@ ALTER TABLE points_ledger ADD COLUMN change_seq INTEGER;
 ALTER TABLE outbox ADD COLUMN refused_at TEXT;
 """
 
+_V3 = """
+ALTER TABLE offers ADD COLUMN texts TEXT NOT NULL DEFAULT '{}';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _script(_V1)),
     Migration(2, "ledger change_seq, refused outbox entries", _script(_V2)),
+    Migration(3, "offer translations", _script(_V3)),
 )
 
 

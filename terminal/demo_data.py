@@ -145,7 +145,12 @@ def seed(
         )
         _insert_members(db, rng, members, salt, stamp, progress)
         offers = offer_rows(now) if products > 40 and members > 0 else []
-        db.conn.executemany(f"INSERT INTO offers VALUES ({', '.join('?' * 13)})", offers)
+        db.conn.executemany(
+            "INSERT INTO offers (offer_id, title, message, unit_price, percent_bp, sku, category, "
+            "target_member, target_segment, target_tier, starts_at, ends_at, stacks, texts) "
+            f"VALUES ({', '.join('?' * 14)})",
+            offers,
+        )
         put_settings(
             db,
             {**demo_settings(salt), "terminal_id": "demo-lane-1", "store_id": "demo-store"},

@@ -125,7 +125,10 @@ class MemberPanel(Panel):
         if member.strength == "uid-only":
             notes.append(lang.t("member.weak"))
         self.progress_text.logical = " – ".join([lang.digits(member.member_no), progress, *notes])
-        offers = [f"★ {title}: {message}" for title, message in member.offers]
+        offers = [
+            f"★ {title}: {message}" if message else f"★ {title}"
+            for title, message in (offer.text_in(lang.code) for offer in member.offers)
+        ]
         self.offers.logical = (" ".join(offers) if self.compact else "\n".join(offers[:3])) or (
             lang.t("member.no_offers")
         )

@@ -108,7 +108,7 @@ class UISession:
             above, to_next, progress = None, 0, 1.0
         offers = catalog.offers_for(self.db, member.member_no, self.terminal.clock())
         personal = tuple(
-            (offer.title, offer.message)
+            offer
             for offer in offers
             if _targets(offer.target_member, offer.target_segment, offer.target_tier, member)
         )

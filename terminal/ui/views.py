@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from clubcore.pricing import Offer
 from clubcore.reports import DailyReport
 
 __all__ = [
@@ -51,7 +52,7 @@ class MemberView:
     next_tier_name: str
     to_next: int  # spend still needed (minor units)
     progress: float  # 0..1 towards the next tier
-    offers: tuple[tuple[str, str], ...]  # (title, message)
+    offers: tuple[Offer, ...]  # the member's own (their words: Offer.text_in)
     strength: str  # signed, uid-only, unverified, manual
     unsynced: bool = False
 

@@ -34,3 +34,19 @@ def test_urls() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     with pytest.raises(ConfigError):
         normalise_url("mysql://u@h/db")
+
+
+def test_a_version_2_database_gains_offer_translations(database: Database) -> None:
+    with database.writing() as conn:  # back to what a version-2 server left behind
+        conn.execute(text("ALTER TABLE offers DROP COLUMN texts"))
+        conn.execute(text("DELETE FROM schema_migrations WHERE version = 3"))
+        conn.execute(
+            text(
+                "INSERT INTO offers (offer_id, title, message, percent_bp, stacks) "
+                "VALUES ('OLD', 'Old offer', '', 500, 0)"
+            )
+        )
+    assert migrate(database) == [3]
+    with database.reading() as conn:
+        assert conn.execute(text("SELECT texts FROM offers")).scalar_one() == "{}"
+    assert migrate(database) == []

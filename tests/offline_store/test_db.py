@@ -101,3 +101,18 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(tmp_path: 
     assert again.execute("SELECT COUNT(*) FROM settings").fetchone()[0] == 32 * 500
     assert again.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     again.close()
+
+
+def test_a_version_2_lane_database_gains_offer_translations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:  # a lane database as version 2 left it
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        old = open_db(tmp_path / "lane.db")
+        old.execute("INSERT INTO offers (offer_id, title, percent_bp) VALUES ('OLD', 'Old', 500)")
+        old.close()
+    db = open_db(tmp_path / "lane.db", migrate=False)
+    assert migrations.schema_version(db) == 2
+    assert migrations.migrate(db) == [3]
+    assert db.execute("SELECT texts FROM offers").fetchone()[0] == "{}"
+    db.close()
