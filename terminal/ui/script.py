@@ -29,7 +29,7 @@ from typing import Any
 
 from kivy.clock import Clock
 
-__all__ = ["Script", "Step", "find", "find_all", "screenshot", "tap", "texts"]
+__all__ = ["Script", "Step", "find", "find_all", "placed", "reveal", "screenshot", "tap", "texts"]
 
 Step = float | Callable[[], bool] | None
 
@@ -67,6 +67,44 @@ def find(name: str) -> Any:
 def texts(name: str) -> list[str]:
     """The logical texts of the widgets named ``name`` (what a reader would see)."""
     return [str(getattr(w, "logical", getattr(w, "text", ""))) for w in find_all(name)]
+
+
+def placed(*names: str) -> Callable[[], bool]:
+    """A step condition: the widgets exist and kept their place for three frames.
+
+    A widget just added sits at (0, 0) until layouts have run, and nested
+    layouts can take a few frames to settle; a tap before that lands
+    elsewhere.
+    """
+    seen: list[object] = []
+
+    def check() -> bool:
+        widgets = [find(name) for name in names]
+        if any(w is None for w in widgets):
+            seen.clear()
+            return False
+        seen.append([(*w.to_window(*w.pos), *w.size) for w in widgets])
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    return check
+
+
+def reveal(name: str) -> None:
+    """Scroll the widget named ``name`` into view, as a finger would (no animation).
+
+    Raises:
+        LookupError: no widget has that name.
+    """
+    from kivy.uix.scrollview import ScrollView
+
+    widget = find(name)
+    if widget is None:
+        raise LookupError(f"no widget named {name!r} on screen")
+    parent = widget.parent
+    while parent is not None and not isinstance(parent, ScrollView):
+        parent = parent.parent
+    if parent is not None:
+        parent.scroll_to(widget, padding=0, animate=False)
 
 
 def tap(target: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from terminal.ui.launch import make_app
 from terminal.ui.options import AppOptions
-from terminal.ui.script import Step, find, tap, texts
+from terminal.ui.script import Step, find, placed, reveal, tap, texts
 
 Scenario = Callable[[Any, dict[str, Any]], Iterator[Step]]
 
@@ -113,6 +113,7 @@ def language_switch(app: Any, result: dict[str, Any]) -> Iterator[Step]:
     title, language = find("app-title"), find("language")
     result["en_title"] = title.text
     result["en_title_left_of_button"] = title.x < language.x
+    result["en_offers"] = texts("member-offers")[0]
     tap("language")
     yield lambda: app.lang.code == "fa"
     yield 0.2
@@ -124,10 +125,93 @@ def language_switch(app: Any, result: dict[str, Any]) -> Iterator[Step]:
     result["fa_points"] = texts("member-points")[0]
     result["fa_grid"] = _products()[0].parent.orientation
     result["fa_tier"] = texts("tier-badge")[0]
+    result["fa_offers"] = texts("member-offers")[0]
+    name = find("member-name")
+    result["fa_name"] = [name.logical, name.text]
     tap("language")
     yield lambda: app.lang.code == "en"
     yield 0.1
     result["back_title"] = find("app-title").text
+
+
+def _pin(pin: str) -> Iterator[Step]:
+    yield placed("keypad-ok", *sorted({f"key-{digit}" for digit in pin}))
+    for digit in pin:
+        tap(f"key-{digit}")
+    tap("keypad-ok")
+
+
+def _close_message(name: str) -> Iterator[Step]:
+    yield lambda: find(name) is not None
+    tap("dialog-close")
+    yield lambda: find(name) is None
+
+
+def manager_returns(app: Any, result: dict[str, Any]) -> Iterator[Step]:
+    """Two sales by touch; on the manager screen one is voided, a line of the other refunded."""
+    yield from member_sale(app, result)
+    yield from _close_message("sale-done")
+    tap("cat-dairy")
+    yield lambda: any(w.name == "product-P000003" for w in _products())
+    tap("product-P000003")
+    yield _idle(app)
+    tap("tender-cash")
+    yield from _close_message("sale-done")
+    tap("nav-manager")
+    yield from _pin("1234")
+    yield lambda: app.sm.current == "manager" and app.manager_view is not None
+    first, second = sorted(app.manager_view.sales, key=lambda row: row.sale_id)[:2]
+    if first.member_no is None:
+        first, second = second, first
+    result["sales"] = [row.sale_id for row in (first, second)]
+    reveal(f"void-{second.sale_id}")
+    yield placed(f"void-{second.sale_id}")
+    tap(f"void-{second.sale_id}")
+    yield from _pin("1234")
+    yield lambda: find("returned") is not None
+    result["void_message"] = texts("dialog-message")[0]
+    tap("dialog-close")
+    yield (
+        lambda: (
+            not any(r.sale_id == second.sale_id for r in app.manager_view.sales)
+            or any(r.sale_id == second.sale_id and r.returned for r in app.manager_view.sales)
+        )
+    )
+    yield 0.3
+    result["void_button_after"] = find(f"void-{second.sale_id}").disabled
+    reveal(f"refund-{first.sale_id}")
+    yield placed(f"refund-{first.sale_id}")
+    tap(f"refund-{first.sale_id}")
+    yield placed("refund-line-1")
+    result["refund_choices"] = texts("refund-line-1")
+    tap("refund-line-1")
+    yield from _pin("9999")  # a wrong PIN refunds nothing
+    yield lambda: find("keypad-note") is not None
+    result["wrong_pin_note"] = texts("keypad-note")[0]
+    yield from _pin("1234")
+    yield lambda: find("returned") is not None
+    result["refund_message"] = texts("dialog-message")[0]
+    tap("dialog-close")
+    yield _idle(app)
+    yield 0.3
+    result["kinds"] = sorted(row.kind for row in app.manager_view.sales)
+
+
+def technician_test_read(app: Any, result: dict[str, Any]) -> Iterator[Step]:
+    """The technician's test read: a good card and a revoked one, neither rings up a sale."""
+    tap("nav-technician")
+    yield from _pin("4321")
+    yield lambda: app.sm.current == "technician"
+    for card in ("platinum", "revoked"):
+        yield placed("tech-test-read")
+        tap("tech-test-read")
+        yield lambda: texts("tech-test-result") != [""]
+        result[f"waiting_{card}"] = texts("tech-test-result")[0]
+        yield from _present(card)
+        yield lambda w=result[f"waiting_{card}"]: texts("tech-test-result")[0] != w
+        result[card] = texts("tech-test-result")[0]
+    result["member_after"] = app.basket_view.member if app.basket_view else None
+    result["screen"] = app.sm.current
 
 
 #: the embedded demo's sync status board, when the scenario runs inside ``demo_session``
@@ -164,6 +248,8 @@ SCENARIOS: dict[str, Scenario] = {
     "refused_card": refused_card,
     "manager_pin": manager_pin,
     "language_switch": language_switch,
+    "manager_returns": manager_returns,
+    "technician_test_read": technician_test_read,
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from terminal.ui.catalog import EN
 from terminal.verifier import REASON_TEXT, RejectReason
 from tests.ui.conftest import run_scenario
 
@@ -53,7 +54,46 @@ def test_language_switch_mirrors_and_shapes(xdisplay: str, demo_store: Path) -> 
     assert result["fa_tier"] == "نقره‌ای"
     assert result["fa_grid"] == "rl-tb"  # product grid fills from the right
     assert result["back_title"] == "Club Terminal"
+    # offers in the member's language: the club's Persian words, not the English ones
+    assert "Weekend extra" in result["en_offers"]
+    assert "جایزه آخر هفته" in result["fa_offers"] and "Weekend" not in result["fa_offers"]
+    name_logical, name_drawn = result["fa_name"]
+    assert name_logical == name_drawn  # a Latin name is not reordered in Persian
     assert float(str(result["ready_after"])) < 3
+
+
+def test_manager_voids_and_refunds_by_touch(xdisplay: str, demo_store: Path) -> None:
+    result = run_scenario("manager_returns", demo_store, xdisplay)
+    member_sale_id, cash_sale_id = result["sales"]
+    assert result["void_button_after"] is True  # a voided sale cannot be voided again
+    assert result["wrong_pin_note"] == "Wrong PIN, try again"
+    assert result["kinds"] == ["refund", "sale", "sale", "void"]
+    db = sqlite_utils.Database(demo_store / "terminal.db")
+    records = {
+        row["kind"]: row
+        for row in db.query("SELECT kind, ref_sale_id, total FROM sales WHERE kind != 'sale'")
+    }
+    assert records["void"]["ref_sale_id"] == cash_sale_id
+    assert records["refund"]["ref_sale_id"] == member_sale_id
+    cash_total = db.execute("SELECT total FROM sales WHERE sale_id = ?", [cash_sale_id]).fetchone()
+    assert records["void"]["total"] == -cash_total[0]
+    assert 0 > records["refund"]["total"] > -result["total"]  # one line of the member sale
+    outbox = [json.loads(row[0])["kind"] for row in db.execute("SELECT payload FROM outbox")]
+    assert sorted(outbox) == ["refund", "sale", "sale", "void"]  # all four go to the server
+
+
+def test_technician_test_read_names_the_card_and_sells_nothing(
+    xdisplay: str, demo_store: Path
+) -> None:
+    result = run_scenario("technician_test_read", demo_store, xdisplay)
+    assert result["screen"] == "technician"
+    assert result["waiting_platinum"] == EN["tech.test_waiting"]
+    assert result["platinum"].startswith("sim:") and "accepted: member" in result["platinum"]
+    assert "signed" in result["platinum"]  # the demo cards are signed, not UID-only
+    assert result["revoked"].endswith(REASON_TEXT[RejectReason.REVOKED][0])
+    assert result["member_after"] is None  # a test read identifies no customer
+    db = sqlite_utils.Database(demo_store / "terminal.db")
+    assert db.execute("SELECT count(*) FROM sales").fetchone()[0] == 0
 
 
 def test_demo_session_sale_reaches_the_embedded_club_server(xdisplay: str, tmp_path: Path) -> None:
