@@ -44,7 +44,7 @@ from tests.pcsc_stack import READER, Pcscd
 from tests.sync.club import ClubServer, sqlite_club  # noqa: F401  (fixture)
 from tests.sync.scripted import Reply, Request, ScriptedServer, json_reply, make_tls_files
 
-FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+FAKETIME = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), Path("/nonexistent"))
 REPO = Path(__file__).resolve().parents[2]
 
 
