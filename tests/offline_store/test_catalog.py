@@ -1,0 +1,40 @@
+"""Offers in the cache and their translations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clubcore.demo_rows import member_number
+from offline_store.catalog import offer_texts, offers_for
+from terminal.bootstrap import Terminal
+
+
+def test_demo_offers_come_with_their_persian_words(terminal: Terminal) -> None:
+    offers = {o.offer_id: o for o in offers_for(terminal.db, member_number(0), terminal.clock())}
+    birthday = offers["BDAY-0"]
+    assert birthday.text_in("en") == ("Happy birthday!", "20% off all bakery today")
+    title, message = birthday.text_in("fa")
+    assert title == "تولدتان مبارک!" and "۲۰٪" in message
+    assert birthday.text_in("de") == birthday.text_in("en")  # untranslated: the offer's own words
+
+
+def test_translations_are_read_from_the_texts_column() -> None:
+    raw = json.dumps({"fa": {"title": "عنوان", "message": "پیام"}, "ar": {"title": "x"}})
+    assert offer_texts(raw) == (("ar", "x", ""), ("fa", "عنوان", "پیام"))
+    assert offer_texts("{}") == ()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [None, "", "not json", "[]", '"fa"', '{"fa": "title"}', '{"fa": {"message": "no title"}}'],
+)
+def test_malformed_translations_are_left_out(raw: str | None) -> None:
+    assert offer_texts(raw) == ()
+
+
+def test_a_malformed_translation_does_not_hide_the_offer(terminal: Terminal) -> None:
+    terminal.db.execute("UPDATE offers SET texts = '{broken' WHERE offer_id = 'BDAY-0'")
+    offers = {o.offer_id: o for o in offers_for(terminal.db, member_number(0), terminal.clock())}
+    assert offers["BDAY-0"].text_in("fa") == ("Happy birthday!", "20% off all bakery today")
