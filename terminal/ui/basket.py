@@ -14,7 +14,7 @@ from kivy.uix.recycleview.views import RecycleDataViewBehavior
 
 from clubcore.money import Currency
 from terminal.ui.views import BasketView, LineView
-from terminal.ui.widgets import COLORS, DirBox, Panel, SLabel, current_lang
+from terminal.ui.widgets import COLORS, DirBox, Panel, SLabel, current_lang, measure
 
 __all__ = ["BasketList", "TotalsPanel", "column_widths"]
 
@@ -122,10 +122,10 @@ class TotalsPanel(Panel):
         kwargs.setdefault("orientation", "vertical")
         kwargs.setdefault("padding", (dp(8), dp(2)))
         super().__init__(**kwargs)
-        self.currency = currency
+        self.currency, self.compact = currency, compact
         self.bg = list(COLORS["light"])
         self.height = dp(64) if compact else dp(96)
-        small = sp(14)
+        small = sp(13) if compact else sp(14)
         first = DirBox()
         self.list_total = SLabel("", font_size=small, name="total-list")
         self.savings = SLabel("", font_size=small, color=COLORS["saving"], name="total-savings")
@@ -135,7 +135,11 @@ class TotalsPanel(Panel):
         self.add_widget(first)
         second = DirBox()
         self.total = SLabel(
-            "", font_size=sp(19) if compact else sp(28), bold=True, name="total-pay"
+            "",
+            font_size=sp(19) if compact else sp(28),
+            bold=True,
+            name="total-pay",
+            size_hint_x=None,
         )
         self.earned = SLabel(
             "",
@@ -143,7 +147,6 @@ class TotalsPanel(Panel):
             align="end",
             color=COLORS["muted"],
             name="total-earned",
-            size_hint_x=0.35 if compact else 0.5,
         )
         second.add_widget(self.total)
         second.add_widget(self.earned)
@@ -155,11 +158,18 @@ class TotalsPanel(Panel):
         def money(amount: int) -> str:
             return str(lang.amount(amount, self.currency))
 
-        self.list_total.logical = f"{lang.t('basket.subtotal_list')}: {money(view.subtotal_list)}"
+        # compact (800x480): the short column names, so the amounts fit
+        listed, saved = (
+            ("basket.list", "basket.savings")
+            if self.compact
+            else (
+                "basket.subtotal_list",
+                "basket.member_discount",
+            )
+        )
+        self.list_total.logical = f"{lang.t(listed)}: {money(view.subtotal_list)}"
         self.savings.logical = (
-            f"{lang.t('basket.member_discount')}: {money(view.member_discount)}"
-            if view.member_discount
-            else ""
+            f"{lang.t(saved)}: {money(view.member_discount)}" if view.member_discount else ""
         )
         self.points.logical = (
             f"{lang.t('basket.points_discount', points=lang.num(view.points_redeemed))}: "
@@ -168,6 +178,10 @@ class TotalsPanel(Panel):
             else ""
         )
         self.total.logical = f"{lang.t('basket.total')}: {lang.money(view.total, self.currency)}"
+        # what to pay is never cut: it takes the room it needs, points earned the rest
+        self.total.width = measure(lang.shape(self.total.logical), self.total.font_size, True) + dp(
+            12
+        )
         self.earned.logical = (
             lang.t("basket.points_earned", points=lang.num(view.points_earned))
             if view.member

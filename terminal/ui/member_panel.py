@@ -55,21 +55,21 @@ class MemberPanel(Panel):
         self.bg = list(COLORS["light"])
         self.top_row = DirBox(size_hint_y=None, height=dp(34), spacing=dp(8))
         self.name_label = SLabel("", bold=True, font_size=sp(20), name="member-name")
-        narrow = (dp(84), dp(120), dp(110)) if compact else (dp(110), dp(170), dp(150))
+        narrow = (dp(84), dp(110)) if compact else (dp(110), dp(150))
         self.badge = SButton("", role="basic", size_hint_x=None, width=narrow[0], name="tier-badge")
-        self.points = SLabel(
-            "", size_hint_x=None, width=narrow[1], align="end", name="member-points"
-        )
+        # compact (800x480): the points go to the second line, the name keeps the room
+        self.points = SLabel("", size_hint_x=None, width=dp(170), align="end", name="member-points")
         self.drop = SButton(
             self.lang.t("member.drop"),
             size_hint_x=None,
-            width=narrow[2],
+            width=narrow[1],
             role="light",
             color=COLORS["text"],
             name="member-drop",
         )
         for widget in (self.name_label, self.badge, self.points, self.drop):
-            self.top_row.add_widget(widget)
+            if widget is not self.points or not compact:
+                self.top_row.add_widget(widget)
         self.add_widget(self.top_row)
         self.progress_text = SLabel(
             "",
@@ -85,13 +85,15 @@ class MemberPanel(Panel):
         self.offers = SLabel(
             "", wrap=not compact, font_size=sp(14), color=COLORS["accent"], name="member-offers"
         )
+        if compact:
+            self.offers.size_hint_y, self.offers.height = None, dp(20)
         self.add_widget(self.offers)
         self.show(None)
 
     def show(self, member: MemberView | None) -> None:
         """Render ``member`` (None: no member identified)."""
         lang = self.lang
-        self.height = dp(96) if self.compact else dp(150)
+        self.height = dp(108) if self.compact else dp(150)
         if member is None:
             self.name_label.logical = lang.t("member.none")
             self.name_label.bold = False
@@ -124,7 +126,10 @@ class MemberPanel(Panel):
             notes.append(lang.t("member.unsynced"))
         if member.strength == "uid-only":
             notes.append(lang.t("member.weak"))
-        self.progress_text.logical = " – ".join([lang.digits(member.member_no), progress, *notes])
+        parts = [lang.digits(member.member_no), progress, *notes]
+        if self.compact:
+            parts.insert(1, self.points.logical)
+        self.progress_text.logical = " – ".join(parts)
         offers = [
             f"★ {title}: {message}" if message else f"★ {title}"
             for title, message in (offer.text_in(lang.code) for offer in member.offers)
