@@ -5,7 +5,11 @@
 connection and its own HTTP client (neither is shared across threads):
 
 - the **outbox relay** pushes pending sales every ``push_interval`` seconds,
-  or at once when :meth:`SyncWorker.nudge` is called after a sale;
+  or at once when :meth:`SyncWorker.nudge` is called after a sale in this
+  process; a sale committed by *another* process (the lane app, when
+  ``club-terminal sync`` runs as its own service) is noticed within
+  ``WATCH_INTERVAL`` by polling SQLite's ``PRAGMA data_version``, which
+  changes when another connection commits (one cheap call, no I/O);
 - the **delta puller** applies the server's changes every ``pull_interval``.
 
 A thread survives every error: it records it on the :class:`StatusBoard`,
@@ -74,6 +78,14 @@ def sync_once(client: SyncClient, db: sqlite_utils.Database) -> RoundResult:
     return RoundResult(push=pushed, pull=pull_changes(client, db))
 
 
+#: how often the relay looks for sales committed by other processes (seconds)
+WATCH_INTERVAL = 0.25
+
+
+def _data_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
+
+
 class SyncWorker:
     """The relay and puller threads of one terminal.
 
@@ -106,7 +118,7 @@ class SyncWorker:
         self._threads = [
             threading.Thread(
                 target=self._loop,
-                args=(push_now, push_interval, self._wake),
+                args=(push_now, push_interval, self._wake, True),
                 name="outbox relay",
                 daemon=True,
             ),
@@ -167,7 +179,29 @@ class SyncWorker:
         self.board.succeeded()
         return True
 
-    def _loop(self, job: Job, interval: float, wake: threading.Event) -> None:
+    def _wait(
+        self, wake: threading.Event, seconds: float, db: sqlite_utils.Database, watch: bool
+    ) -> None:
+        """Sleep ``seconds``, or until woken; with ``watch``, also until another
+        process commits a new outbox entry."""
+        if not watch:
+            wake.wait(seconds)
+            return
+        version, pending = _data_version(db), outbox_counts(db)[0]
+        left = seconds
+        while left > 0 and not self._stop.is_set():
+            if wake.wait(min(WATCH_INTERVAL, left)):
+                return
+            left -= WATCH_INTERVAL
+            now = _data_version(db)
+            if now == version:
+                continue
+            version, count = now, outbox_counts(db)[0]
+            if count > pending:
+                return
+            pending = count
+
+    def _loop(self, job: Job, interval: float, wake: threading.Event, watch: bool = False) -> None:
         db = open_db(self.db_path)
         client = self.client_factory()
         failures = 0
@@ -181,8 +215,10 @@ class SyncWorker:
                     log.error("%s stops: %s", threading.current_thread().name, exc)
                     return
                 failures = 0 if ok else failures + 1
-                wait = interval if ok else max(self.backoff.base, self.backoff.backoff(failures))
-                wake.wait(wait)
+                if ok:
+                    self._wait(wake, interval, db, watch)
+                else:
+                    wake.wait(max(self.backoff.base, self.backoff.backoff(failures)))
                 wake.clear()
         finally:
             client.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -108,3 +110,36 @@ def test_a_revoked_terminal_stops_the_workers_and_says_so(terminal: Terminal, se
     assert status.revoked and "revoked" in (status.last_error or "")
     assert status.pending == 1
     assert len(server.requests) == 2  # one push, one pull: no hammering after that
+
+
+def test_a_sale_from_another_process_is_pushed_without_waiting_for_the_interval(
+    terminal: Terminal, serve: Serve
+) -> None:
+    provisioned(terminal)
+    server = serve(FlakyServer(failures=0))
+    worker = SyncWorker(
+        terminal.data_dir / DB_FILENAME,
+        lambda: SyncClient(server.url, credential="T1.x", policy=QUICK),
+        push_interval=60,
+        pull_interval=60,
+    )
+    worker.start()
+    try:
+        wait_for(lambda: worker.board.status.last_success is not None)
+        pushes = sum(1 for r in server.requests if r.path == "/v1/sales")
+        # the lane app is another process: it cannot nudge this worker
+        script = (
+            "import sys\n"
+            "from pathlib import Path\n"
+            "from terminal.bootstrap import bootstrap\n"
+            "t = bootstrap(Path(sys.argv[1]))\n"
+            "c = t.checkout(); c.add('P000001'); c.complete(); t.close()\n"
+        )
+        sold = time.monotonic()
+        subprocess.run([sys.executable, "-c", script, str(terminal.data_dir)], check=True)
+        wait_for(lambda: sum(1 for r in server.requests if r.path == "/v1/sales") > pushes, 10)
+        assert time.monotonic() - sold < 10  # push_interval is 60 s
+        wait_for(lambda: worker.board.status.pending == 0)
+    finally:
+        worker.stop()
+    assert outbox_counts(terminal.db) == (0, 0)
