@@ -50,7 +50,19 @@ def verify_pin(pin: str, stored: str) -> bool:
 
 
 def set_pin(db: sqlite_utils.Database, staff_id: str, name: str, role: str, pin: str) -> None:
-    """Create or replace a staff member's PIN."""
+    """Create or replace a staff member's PIN.
+
+    Raises:
+        ConfigError: the PIN is not digits, or shorter than the terminal's
+            ``pins.min_length`` setting (4 unless terminal.toml says more),
+            or longer than 12.
+    """
+    row = db.execute("SELECT value FROM settings WHERE key = 'pins.min_length'").fetchone()
+    least = int(row[0]) if row and str(row[0]).isdigit() else 4
+    if pin.isdigit() and 4 <= len(pin) < least:  # (fewer than 4: hash_pin says why)
+        raise ConfigError(
+            "pin", f"this terminal's PINs are at least {least} digits (pins.min_length)"
+        )
     with db.atomic():
         db.execute(
             "INSERT INTO staff (staff_id, name, role, pin_hash) VALUES (?, ?, ?, ?) "

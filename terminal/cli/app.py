@@ -13,9 +13,10 @@ from terminal.bootstrap import Terminal
 from terminal.cli.base import cli, handle_errors, opened
 from terminal.config import apply_config, config_path, load_config
 from terminal.ui.env import check_display
+from terminal.ui.options import AppOptions
 from terminal.ui.status import SERVER_URL_SETTING
 
-__all__ = ["run", "screenshots"]
+__all__ = ["app_options", "run", "screenshots"]
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -51,7 +52,11 @@ def configured_readers(terminal: Terminal) -> list[str]:
     default=None,
     help="Full screen (kiosk) [default: setting kiosk.fullscreen, else windowed].",
 )
-@click.option("--size", default="1280x800", show_default=True, help="Window size, WIDTHxHEIGHT.")
+@click.option(
+    "--size",
+    default=None,
+    help="Window size, WIDTHxHEIGHT [default: setting kiosk.size, else 1280x800].",
+)
 @click.option(
     "--language",
     type=click.Choice(["en", "fa"]),
@@ -70,7 +75,7 @@ def run(
     ctx: click.Context,
     demo: bool,
     fullscreen: bool | None,
-    size: str,
+    size: str | None,
     language: str | None,
     readers: tuple[str, ...],
 ) -> None:
@@ -84,7 +89,6 @@ def run(
     provisioned). With --demo an empty data directory gets a demo store and
     the simulated reader's demo cards appear on screen.
     """
-    width_height = _size(size)
     with opened(ctx, require_data=False) as terminal:
         path = config_path(terminal.data_dir)
         if path.exists():  # validated whole before anything starts; applied in one transaction
@@ -94,26 +98,35 @@ def run(
         if demo and not terminal.db["products"].count:
             click.echo(f"seeding a demo store in {terminal.data_dir} ...", err=True)
             seed_demo(terminal)
-        paths = list(readers) or (["sim"] if demo else configured_readers(terminal))
-        full = (
-            fullscreen
-            if fullscreen is not None
-            else (terminal.setting("kiosk.fullscreen", "no") == "yes")
-        )
-        lang = language or terminal.setting("ui.language", "en")
-        data_dir = terminal.data_dir
+        options = app_options(terminal, demo, fullscreen, size, language, readers)
     from terminal.ui.launch import run_app
-    from terminal.ui.options import AppOptions
 
-    run_app(
-        AppOptions(
-            data_dir,
-            paths,
-            demo=demo,
-            fullscreen=full,
-            size=width_height,
-            language=lang if lang in ("en", "fa") else "en",
-        )
+    run_app(options)
+
+
+def app_options(
+    terminal: Terminal,
+    demo: bool,
+    fullscreen: bool | None,
+    size: str | None,
+    language: str | None,
+    readers: tuple[str, ...],
+) -> AppOptions:
+    """How ``run`` opens the app: its options first, then the terminal's settings.
+
+    Raises:
+        ConfigError: a malformed size.
+    """
+    paths = list(readers) or (["sim"] if demo else configured_readers(terminal))
+    full = fullscreen if fullscreen is not None else terminal.setting("kiosk.fullscreen", "no")
+    lang = language or terminal.setting("ui.language", "en")
+    return AppOptions(
+        terminal.data_dir,
+        paths,
+        demo=demo,
+        fullscreen=full is True or full == "yes",
+        size=_size(size or terminal.setting("kiosk.size", "1280x800")),
+        language=lang if lang in ("en", "fa") else "en",
     )
 
 

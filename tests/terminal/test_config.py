@@ -285,3 +285,27 @@ def test_run_refuses_to_start_with_a_bad_config_and_writes_nothing(tmp_path: Pat
     assert "ui.language" in result.stderr and "display" not in result.stderr
     db = sqlite_utils.Database(data_dir / "terminal.db")
     assert db["settings"].count == 0
+
+
+def test_applied_settings_reach_pins_and_the_app_window(
+    empty_terminal: Terminal, valid_file: Path
+) -> None:
+    from terminal.cli.app import app_options
+    from terminal.pins import set_pin
+
+    runner = CliRunner()
+    base = ["--data-dir", str(empty_terminal.data_dir), "config"]
+    applied = runner.invoke(cli, [*base, "apply", "--config", str(valid_file)], obj={})
+    assert applied.exit_code == 0, applied.output
+    # pins.min_length = 6: a 5-digit PIN is refused, naming the setting; 6 digits are fine
+    with pytest.raises(ConfigError, match=r"pins\.min_length"):
+        set_pin(empty_terminal.db, "m1", "Leila", "manager", "12345")
+    assert empty_terminal.db.execute("SELECT count(*) FROM staff").fetchone()[0] == 0
+    set_pin(empty_terminal.db, "m1", "Leila", "manager", "123456")
+    # kiosk.size, kiosk.fullscreen, ui.language and readers open the app; options still win
+    options = app_options(empty_terminal, False, None, None, None, ())
+    assert options.size == (800, 480) and options.fullscreen and options.language == "fa"
+    assert options.readers == ["pcsc", "nfc:usb:054c:06c3", "wedge:/dev/input/event3", "sim"]
+    chosen = app_options(empty_terminal, True, False, "1920x1080", "en", ("sim",))
+    assert chosen.size == (1920, 1080) and not chosen.fullscreen and chosen.language == "en"
+    assert chosen.readers == ["sim"]
