@@ -10,7 +10,10 @@ terminal that crashes anywhere in between can finish it:
    saving its file simply asks again.
 2. Called with the **pending** credential (its first use), it makes it the
    terminal's credential (``"status": "active"``): from then on the old
-   secret gets ``401 unauthorized``.
+   secret gets ``401 unauthorized``. The first use of the pending credential
+   on *any* endpoint activates it the same way
+   (:func:`activate_on_first_use`): a terminal that crashed after saving the
+   new credential but before confirming it just goes on working with it.
 
 The database keeps only SHA-256 digests of secrets, as for enrollment; the
 pending secret is kept *encrypted* under a key derived from the current
@@ -44,7 +47,13 @@ from club_server.schema import terminals
 from club_server.terminals import TerminalRecord, authenticate, revoke_terminal
 from clubcore.errors import RequestRefusedError
 
-__all__ = ["credential_rotations", "decommission", "rotate_credential"]
+__all__ = [
+    "activate_on_first_use",
+    "credential_rotations",
+    "decommission",
+    "pending_matches",
+    "rotate_credential",
+]
 
 _meta = MetaData()
 #: one row per terminal with a rotation under way (server only; digests and ciphertext)
@@ -148,6 +157,33 @@ def rotate_credential(conn: Connection, authorization: str | None, now: datetime
         )
     )
     return _pending_answer(record, raw, iso(now))
+
+
+def pending_matches(conn: Connection, authorization: str | None) -> bool:
+    """True when the header holds a terminal's *pending* rotated credential (read only)."""
+    try:
+        terminal_id, secret = _split(authorization)
+    except RequestRefusedError:
+        return False
+    pending = conn.execute(
+        select(credential_rotations.c.new_hash).where(
+            credential_rotations.c.terminal_id == terminal_id
+        )
+    ).first()
+    return pending is not None and hmac.compare_digest(pending.new_hash, _digest(secret))
+
+
+def activate_on_first_use(
+    conn: Connection, authorization: str | None, now: datetime, refusal: RequestRefusedError
+) -> TerminalRecord:
+    """The terminal, after making its pending credential active; else raise ``refusal``.
+
+    Arguments:
+        conn: a connection in a write transaction.
+    """
+    terminal_id, secret = _split(authorization)
+    _activate(conn, terminal_id, secret, now, refusal)
+    return authenticate(conn, authorization)
 
 
 def _pending_answer(record: TerminalRecord, raw: bytes, created_at: str) -> dict[str, Any]:

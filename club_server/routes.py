@@ -19,7 +19,12 @@ from club_server.changes import read_changes
 from club_server.clock import iso
 from club_server.db import Database
 from club_server.entities import ENTITIES
-from club_server.lifecycle import decommission, rotate_credential
+from club_server.lifecycle import (
+    activate_on_first_use,
+    decommission,
+    pending_matches,
+    rotate_credential,
+)
 from club_server.reports import store_daily_report
 from club_server.sales import MAX_SALES, push_sales
 from club_server.snapshot import DEFAULT_PAGE, MAX_PAGE, manifest, page
@@ -65,9 +70,21 @@ def _now(request: Request) -> datetime:
 def current_terminal(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> TerminalRecord:
-    """The authenticated terminal (401/403 otherwise)."""
+    """The authenticated terminal (401/403 otherwise).
+
+    A terminal's pending rotated credential is activated by its first use
+    here (:mod:`club_server.lifecycle`). Only a header that matches a pending
+    credential takes a write transaction; a wrong credential costs one read.
+    """
     with _database(request).reading() as conn:
-        return authenticate(conn, authorization)
+        try:
+            return authenticate(conn, authorization)
+        except RequestRefusedError as exc:
+            if exc.status != 401 or not pending_matches(conn, authorization):
+                raise
+            refusal = exc
+    with _database(request).writing() as conn:
+        return activate_on_first_use(conn, authorization, _now(request), refusal)
 
 
 Terminal = Annotated[TerminalRecord, Depends(current_terminal)]

@@ -79,7 +79,6 @@ def test_the_old_secret_works_until_the_new_one_is_used(club: ClubServer, tmp_pa
     retried = call(club, "POST", ROTATE, old)  # a terminal that crashed before saving
     assert retried.status_code == 200 and retried.json()["credential"] == new
     assert call(club, "GET", "/v1/changes", old).status_code == 200  # still valid
-    assert call(club, "GET", "/v1/changes", new).status_code == 401  # not active yet
     activated = call(club, "POST", ROTATE, new)  # its first use
     assert activated.status_code == 200 and activated.json()["status"] == "active"
     refused = call(club, "GET", "/v1/changes", old)
@@ -87,6 +86,27 @@ def test_the_old_secret_works_until_the_new_one_is_used(club: ClubServer, tmp_pa
     assert call(club, "POST", ROTATE, old).status_code == 401  # cannot start another
     assert call(club, "GET", "/v1/changes", new).status_code == 200
     assert call(club, "POST", ROTATE, "t-nobody.x").status_code == 401
+    assert club.scalar("SELECT COUNT(*) FROM terminal_credential_rotations") == 0
+
+
+def test_a_saved_but_unconfirmed_credential_activates_on_its_first_use(
+    club: ClubServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    lane = provisioned(club, tmp_path / "lane")
+    current = credentials.load_credential(lane)
+    pending = call(club, "POST", ROTATE, current.token).json()["credential"]
+    # the terminal crashed after saving the new credential, before confirming it
+    credentials.save(
+        lane,
+        credentials.Credential(current.server_url, current.terminal_id, current.store_id, pending),
+    )
+    assert call(club, "GET", "/v1/changes", "t-nobody.x").status_code == 401
+    assert call(club, "GET", "/v1/changes", current.token + "x").status_code == 401
+    synced = run(lane, "sync", "--once")  # no `credential rotate` needed: it just works
+    assert synced.exit_code == 0, synced.output
+    assert call(club, "GET", "/v1/changes", current.token).status_code == 401  # the old one
+    assert call(club, "GET", "/v1/changes", pending).status_code == 200
     assert club.scalar("SELECT COUNT(*) FROM terminal_credential_rotations") == 0
 
 
