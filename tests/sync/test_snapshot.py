@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -13,7 +17,7 @@ from offline_store.db import DB_FILENAME, open_db
 from sync.entities import ENTITIES
 from sync.http import SyncClient
 from sync.pull import get_cursor
-from sync.snapshot import load_snapshot
+from sync.snapshot import _Page, load_snapshot
 from terminal.bootstrap import bootstrap
 from tests.sync.conftest import FAST
 from tests.sync.scripted import Reply, Request, ScriptedServer, json_reply, ndjson_reply
@@ -45,12 +49,16 @@ def dataset(members: int = 250) -> dict[str, list[list[Any]]]:
 
 
 class FakeSnapshotServer:
-    """Manifest and pages of ``data``; ``cut`` names (entity, page number) to cut off once."""
+    """Manifest and pages of ``data``; ``cut`` names (entity, page number) to cut off once.
+
+    A page cut off keeps ``keep(size)`` bytes of its gzip body (half by default).
+    """
 
     def __init__(self, data: dict[str, list[list[Any]]], cursor: int = 4242) -> None:
         self.data = data
         self.cursor = cursor
         self.cut: set[tuple[str, int]] = set()
+        self.keep: Callable[[int], int] = lambda size: size // 2
         self.pages: dict[str, int] = {}
         self.manifest: dict[str, Any] = {
             "snapshot_id": "snap-1",
@@ -76,7 +84,7 @@ class FakeSnapshotServer:
         number = self.pages[name] = self.pages.get(name, 0) + 1
         if (name, number) in self.cut:
             full = ndjson_reply(lines)
-            return ndjson_reply(lines, cut_at=len(full.body) // 2)
+            return ndjson_reply(lines, cut_at=self.keep(len(full.body)))
         return ndjson_reply(lines)
 
 
@@ -112,18 +120,54 @@ def test_a_snapshot_is_loaded_page_by_page_into_a_new_database(
     assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]
 
 
-def test_a_page_cut_off_is_resumed_after_the_last_row(tmp_path: Path, serve: Serve) -> None:
-    fake = FakeSnapshotServer(dataset(members=3000))
+def live_readers() -> list[threading.Thread]:
+    """The snapshot's page reader threads still running."""
+    return [t for t in threading.enumerate() if t.name == "snapshot-pages"]
+
+
+@pytest.mark.parametrize("members", [3000, 40_000])  # one block handed over, or several
+def test_a_page_cut_off_is_resumed_after_the_last_row(
+    tmp_path: Path, serve: Serve, members: int
+) -> None:
+    fake = FakeSnapshotServer(dataset(members=members))
     fake.cut = {("members", 1)}
     server = serve(fake)
-    provision(server.url, tmp_path, page_limit=5000)
+    provision(server.url, tmp_path, page_limit=50_000)
     member_pages = [r for r in server.requests if r.path.endswith("/members")]
     assert len(member_pages) == 2
     resumed_after = member_pages[1].query["after"]
-    assert "1000000000" < resumed_after < "1000002999"
+    assert "1000000000" < resumed_after < str(1000000000 + members - 1)
+    db = open_db(tmp_path / DB_FILENAME)
+    assert db["members"].count == members
+    assert db.execute("SELECT MAX(member_no) FROM members").fetchone()[0] == str(
+        1000000000 + members - 1
+    )
+    db.close()
+
+
+def test_a_page_cut_off_in_its_gzip_trailer_is_asked_again_after_its_last_row(
+    tmp_path: Path, serve: Serve
+) -> None:
+    fake = FakeSnapshotServer(dataset(members=3000))
+    fake.cut = {("members", 1)}
+    fake.keep = lambda size: size - 4  # the stream breaks in its last bytes
+    server = serve(fake)
+    provision(server.url, tmp_path, page_limit=50_000)
+    member_pages = [r for r in server.requests if r.path.endswith("/members")]
+    assert len(member_pages) == 2 and member_pages[1].query["after"] > "1000000000"
     db = open_db(tmp_path / DB_FILENAME)
     assert db["members"].count == 3000
     db.close()
+
+
+def test_a_stream_broken_after_the_next_line_resumes_after_the_last_row() -> None:
+    # every line of the page arrived, then the connection broke (say, in the gzip trailer)
+    page = _Page(ENTITIES["denylist"], None)
+    assert page.feed(b'["900021", null, "lost", "x"]\n["900022", null, "lost", "x"]\n') is None
+    assert page.feed(b'{"next": null}\n') is None  # held back: lines are handed over in blocks
+    block = page.cut()
+    assert block is not None and block.count(b"\n") == 2 and b"next" not in block
+    assert page.last_key == "900022"
 
 
 def test_re_provisioning_keeps_the_lanes_sales_and_outbox(tmp_path: Path, serve: Serve) -> None:
@@ -181,3 +225,110 @@ def test_a_database_in_use_is_not_replaced(tmp_path: Path, serve: Serve) -> None
     finally:
         other.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]
+
+
+def test_a_row_that_does_not_fit_fails_the_load_and_stops_the_reader(
+    tmp_path: Path, serve: Serve
+) -> None:
+    data = dataset(members=3000)
+    server = serve(FakeSnapshotServer(data))
+    provision(server.url, tmp_path)
+    data["members"][150][1] = None  # display_name is NOT NULL: SQLite refuses it
+    with pytest.raises(ProtocolError, match="members: the server's rows do not fit"):
+        provision(server.url, tmp_path, page_limit=100)
+    assert live_readers() == []
+    member_pages = [r for r in server.requests if r.query.get("limit") == "100"]
+    assert len(member_pages) < 3000 // 100  # it did not read on to the end
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]
+
+
+def test_a_failing_load_stops_its_page_reader_at_once(tmp_path: Path, serve: Serve) -> None:
+    fake = FakeSnapshotServer(dataset(members=3000))
+    server = serve(fake)
+    provision(server.url, tmp_path)
+    before = set(threading.enumerate())
+
+    def cancel(name: str, done: int, total: int) -> None:
+        if name == "members":
+            raise RuntimeError("cancelled by the technician")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        provision(server.url, tmp_path, page_limit=100, progress=cancel)
+    assert live_readers() == []
+    extra = [t for t in set(threading.enumerate()) - before if "process_request" not in t.name]
+    assert extra == []  # nothing but the scripted server's own connection threads
+    # the reader was a bounded queue ahead of the inserts, not 30 pages ahead
+    member_pages = [r for r in server.requests if r.path.endswith("/members")]
+    assert 1 <= len(member_pages) - 1 <= 8
+    db = open_db(tmp_path / DB_FILENAME)
+    assert db["members"].count == 3000  # the old database
+    db.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]
+
+
+class StallingServer:
+    """Answers as ``route`` does, but sends only half of a ``stall`` entity's page, then waits.
+
+    A plain socket server: the scripted one cannot stop in the middle of a body.
+    ``stalled`` is set once the half page is sent.
+    """
+
+    def __init__(self, route: Callable[[Request], Reply], stall: str) -> None:
+        self.route = route
+        self.stall = stall
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as rfile:
+            while line := rfile.readline():
+                while rfile.readline() not in (b"\r\n", b""):
+                    pass  # the headers
+                url = urlsplit(line.split()[1].decode())
+                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                reply = self.route(Request("GET", url.path, query, {}, b""))
+                head = [f"HTTP/1.1 {reply.status} OK"]
+                head += [f"{k}: {v}" for k, v in reply.headers.items()]
+                head += [f"Content-Length: {len(reply.body)}", "", ""]
+                stall = url.path.endswith("/" + self.stall)
+                body = reply.body[: len(reply.body) // 2] if stall else reply.body
+                conn.sendall("\r\n".join(head).encode() + body)
+                if stall:
+                    self.stalled.set()
+                    self.release.wait(60)
+                    return
+
+    def close(self) -> None:
+        self.release.set()
+        self.sock.close()
+
+
+def test_a_download_stalled_mid_page_is_interrupted_when_the_load_fails(tmp_path: Path) -> None:
+    server = StallingServer(FakeSnapshotServer(dataset(members=3000)), stall="members")
+    try:
+
+        def cancel(name: str, done: int, total: int) -> None:
+            if name == "offers":  # the entity before members
+                assert server.stalled.wait(10), "the reader never reached the members page"
+                raise RuntimeError("cancelled by the technician")
+
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="cancelled"):
+            provision(server.url, tmp_path, progress=cancel)
+        # the page's read timeout is 120 s: the reader was interrupted, not timed out
+        assert time.monotonic() - started < 4
+        assert live_readers() == []
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        server.close()
