@@ -17,6 +17,7 @@ refused. On PostgreSQL the writers' advisory lock (taken by
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,10 +74,27 @@ def _offer_texts(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE offers ADD COLUMN texts TEXT NOT NULL DEFAULT '{}'"))
 
 
+def _sale_references(conn: Connection) -> None:
+    """``sales.ref_sale_id`` (filled in from the stored bodies) and the checks' indexes."""
+    from club_server.schema import sales
+
+    if "ref_sale_id" not in {c["name"] for c in inspect(conn).get_columns("sales")}:
+        conn.execute(text("ALTER TABLE sales ADD COLUMN ref_sale_id TEXT"))
+        returns = conn.execute(
+            select(sales.c.sale_id, sales.c.payload).where(sales.c.kind.in_(["void", "refund"]))
+        ).all()
+        for sale_id, payload in returns:
+            ref = json.loads(payload).get("ref_sale_id")
+            conn.execute(sales.update().where(sales.c.sale_id == sale_id).values(ref_sale_id=ref))
+    for index in sales.indexes:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema (protocol v1)", _initial),
     Migration(2, "pending terminal credential rotations", _credential_rotations),
     Migration(3, "offer translations", _offer_texts),
+    Migration(4, "sale references and the sale checks' indexes", _sale_references),
 )
 
 

@@ -6,6 +6,17 @@ the whole request is one transaction. The idempotency key is ``sale_id``; a
 replay is recognised by the SHA-256 of the sale's canonical body (its wire
 form re-serialised with sorted keys), so formatting differences do not count
 as a different body.
+
+A new sale must also add up before it is stored (a replay is answered as
+before, unchecked): :func:`clubcore.sale.check_arithmetic` on its own;
+:func:`clubcore.sale.check_points` against the club's points settings and
+tiers when it was priced under the server's current ``rules_version`` (an
+older version's rules are not kept, so that check is skipped); and a void or
+refund with :func:`clubcore.sale.check_return` against the sale it reverses
+and that sale's earlier returns (stored, or earlier in the same request). A
+sale that fails is ``rejected`` with the reasons and changes nothing. Sales
+that are stored are then looked at for card velocity
+(:func:`club_server.flags.flag_velocity`), which flags but never refuses.
 """
 
 from __future__ import annotations
@@ -21,13 +32,14 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from club_server.changes import record
 from club_server.clock import iso
-from club_server.flags import add_flag
-from club_server.schema import members, points_ledger, sales
+from club_server.flags import add_flag, flag_velocity
+from club_server.schema import members, points_ledger, sales, settings, tiers
 from club_server.terminals import TerminalRecord
 from club_server.tiers import apply_spend
 from clubcore.errors import FormatError
-from clubcore.points import LedgerKind
-from clubcore.sale import Sale
+from clubcore.money import BP_ONE
+from clubcore.points import LedgerKind, PointsPolicy
+from clubcore.sale import Sale, SaleKind, check_arithmetic, check_points, check_return
 
 __all__ = ["MAX_SALES", "push_sales"]
 
@@ -135,6 +147,9 @@ def push_sales(
         except FormatError as exc:
             parsed.append(str(exc))
     known = _known(conn, [p.sale.sale_id for p in parsed if isinstance(p, _Parsed)])
+    checker = _Checker.load(
+        conn, [p.sale for p in parsed if isinstance(p, _Parsed) and p.sale.sale_id not in known]
+    )
     results: list[dict[str, Any]] = []
     fresh: dict[str, _Parsed] = {}
     for item, entry in zip(items, parsed, strict=True):
@@ -146,15 +161,125 @@ def push_sales(
         elif entry.sale.sale_id in known:
             body_hash, seq = known[entry.sale.sale_id]
             results.append(_replay(conn, terminal, entry, body_hash == entry.body_hash, seq, now))
+        elif problems := checker.problems(entry.sale):
+            results.append(_rejected(entry.sale.sale_id, problems))
         else:
+            checker.accepted(entry.sale)
             fresh[entry.sale.sale_id] = entry
             results.append({"sale_id": entry.sale.sale_id, "status": "created"})
     seqs = _store(conn, terminal, list(fresh.values()), now)
+    flag_velocity(conn, [e.sale for e in fresh.values()], terminal.terminal_id, now)
     for result in results:
         first_in_request = result["status"] == "duplicate" and result["change_seq"] is None
         if result["status"] == "created" or first_in_request:
             result["change_seq"] = seqs.get(result["sale_id"])
     return results
+
+
+def _rejected(sale_id: str, problems: list[str]) -> dict[str, Any]:
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if problems[5:] else "")
+    return {"sale_id": sale_id, "status": "rejected", "error": f"does not add up: {shown}"}
+
+
+@dataclass(slots=True)
+class _Checker:
+    """What one request's new sales are checked against (see the module docstring).
+
+    Attributes:
+        version, policy: the server's current ``rules_version`` and points
+            policy; None when the settings are malformed (not checked then).
+        multipliers: tier code -> earn multiplier (bp).
+        originals: sale id -> the sale, for the returns of this request
+            (stored ones, then this request's accepted sales).
+        returns: original sale id -> its returns so far.
+    """
+
+    version: int | None
+    policy: PointsPolicy | None
+    multipliers: dict[str, int]
+    originals: dict[str, Sale]
+    returns: dict[str, list[Sale]]
+
+    @classmethod
+    def load(cls, conn: Connection, candidates: list[Sale]) -> _Checker:
+        query = select(settings.c.key, settings.c.value).where(settings.c.key.in_(_RULE_KEYS))
+        rows = conn.execute(query).all()
+        version, policy = _rules({str(key): str(value) for key, value in rows})
+        query = select(tiers.c.code, tiers.c.earn_multiplier_bp)
+        multipliers = {str(code): int(bp) for code, bp in conn.execute(query)}
+        refs = {s.ref_sale_id for s in candidates if s.kind is not SaleKind.SALE and s.ref_sale_id}
+        originals = _stored_sales(conn, sorted(refs))
+        return cls(version, policy, multipliers, originals, _stored_returns(conn, originals))
+
+    def problems(self, sale: Sale) -> list[str]:
+        """Why ``sale`` cannot be stored; empty when it adds up."""
+        problems = check_arithmetic(sale)
+        if problems:
+            return problems
+        if sale.kind is SaleKind.SALE:
+            if self.policy is None or sale.rules_version != self.version:
+                return []  # priced under other rules, which the server no longer has
+            multiplier = self.multipliers.get(sale.tier or "", BP_ONE)
+            return check_points(sale, self.policy, multiplier)
+        original = self.originals.get(sale.ref_sale_id or "")
+        if original is None:
+            return [f"the sale it reverses ({sale.ref_sale_id!r:.60}) is not known to the club"]
+        return check_return(sale, original, self.returns.get(original.sale_id, ()))
+
+    def accepted(self, sale: Sale) -> None:
+        """Count ``sale`` in for the sales after it in the request."""
+        if sale.kind is SaleKind.SALE:
+            self.originals[sale.sale_id] = sale
+        elif sale.ref_sale_id is not None:
+            self.returns.setdefault(sale.ref_sale_id, []).append(sale)
+
+
+_RULE_KEYS = (
+    "rules_version",
+    "points.earn_per_amount",
+    "points.point_value",
+    "points.max_redeem_bp",
+    "points.min_redeem",
+)
+
+
+def _rules(values: Mapping[str, str]) -> tuple[int | None, PointsPolicy | None]:
+    """The rules version and points policy, with the lane's defaults for missing settings."""
+    defaults = PointsPolicy()
+    try:
+        version = int(values.get("rules_version", 0))
+        policy = PointsPolicy(
+            earn_per_amount=int(values.get("points.earn_per_amount", defaults.earn_per_amount)),
+            point_value=int(values.get("points.point_value", defaults.point_value)),
+            max_redeem_bp=int(values.get("points.max_redeem_bp", defaults.max_redeem_bp)),
+            min_redeem=int(values.get("points.min_redeem", defaults.min_redeem)),
+        )
+    except ValueError:
+        return None, None  # a lane refuses such settings too: no sale can be priced under them
+    return version, policy
+
+
+def _stored_sales(conn: Connection, sale_ids: list[str]) -> dict[str, Sale]:
+    found: dict[str, Sale] = {}
+    for start in range(0, len(sale_ids), 500):
+        chunk = sale_ids[start : start + 500]
+        query = select(sales.c.sale_id, sales.c.payload).where(sales.c.sale_id.in_(chunk))
+        for sale_id, payload in conn.execute(query):
+            found[str(sale_id)] = Sale.from_wire(json.loads(payload))
+    return found
+
+
+def _stored_returns(conn: Connection, originals: Mapping[str, Sale]) -> dict[str, list[Sale]]:
+    """The stored voids and refunds of ``originals`` (by the ``sales_ref`` index)."""
+    found: dict[str, list[Sale]] = {}
+    ids = sorted(originals)
+    for start in range(0, len(ids), 500):
+        query = select(sales.c.payload).where(sales.c.ref_sale_id.in_(ids[start : start + 500]))
+        for (payload,) in conn.execute(query):
+            sale = Sale.from_wire(json.loads(payload))
+            if sale.ref_sale_id is not None:
+                found.setdefault(sale.ref_sale_id, []).append(sale)
+    return found
 
 
 def _own(parsed: _Parsed, terminal: TerminalRecord) -> _Parsed:
@@ -229,6 +354,7 @@ def _store(
                 "points_redeemed": e.sale.points_redeemed,
                 "received_at": stamp,
                 "change_seq": member_seq.get(e.sale.member_no or ""),
+                "ref_sale_id": e.sale.ref_sale_id,
             }
             for e in entries
         ],

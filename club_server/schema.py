@@ -212,8 +212,11 @@ sales = Table(
     Column("points_redeemed", BigInteger, nullable=False),
     Column("received_at", Text, nullable=False),
     Column("change_seq", BigInteger),  # the first result, returned to replays
+    Column("ref_sale_id", Text),  # what a void or refund reverses (migration 4)
 )  # fmt: skip
 Index("sales_store_day", sales.c.store_id, sales.c.business_date)
+Index("sales_member_day", sales.c.member_no, sales.c.business_date)  # card velocity
+Index("sales_ref", sales.c.ref_sale_id)  # a sale's returns
 
 changes = Table(
     "changes", metadata,

@@ -10,7 +10,7 @@ command                                what it does
 ``card issue`` / ``card revoke``       sign a card (NDEF hex + QR text); denylist one
 ``keys generate|rotate|retire|list``   the club's signing keys
 ``report daily --store``               the store-wide daily report
-``flags``                              negative balances, conflicts, unknown members
+``flags [--kind]``                     balances, conflicts, unknown members, velocity
 =====================================  ===============================================
 
 Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).

@@ -140,13 +140,19 @@ def report_daily(store_id: str, day: datetime | None, db_url: str | None, as_jso
 
 @cli.command()
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved flags.")
+@click.option(
+    "--kind",
+    help="Only flags of this kind (negative-balance, sale-conflict, unknown-member, "
+    "velocity, store-hop).",
+)
 @db_option
 @as_json_option
 @handle_errors
-def flags(include_resolved: bool, db_url: str | None, as_json: bool) -> None:
-    """What the club must look at: negative balances, conflicting sales, unknown members."""
+def flags(include_resolved: bool, kind: str | None, db_url: str | None, as_json: bool) -> None:
+    """What the club must look at: negative balances, conflicting sales, unknown members, and
+    cards used too often or in two stores at once (velocity)."""
     with opened(db_url) as database, database.reading() as conn:
-        rows = list_flags(conn, include_resolved=include_resolved)
+        rows = list_flags(conn, include_resolved=include_resolved, kind=kind)
     if as_json:
         emit_json(rows)
         return

@@ -200,7 +200,9 @@ def make_sale(
     **overrides: Any,
 ) -> dict[str, Any]:
     """A sale in its wire form, from ``lane``'s store and terminal, with one line."""
-    line = SaleLine(1, "P000001", "Kaleh Milk 1L", "dairy", 1, total, total, "list")
+    # a void or refund as the lane writes it: the quantity negated, the unit prices as sold
+    quantity, unit = (1, total) if kind == "sale" else (-1, -total)
+    line = SaleLine(1, "P000001", "Kaleh Milk 1L", "dairy", quantity, unit, unit, "list")
     sale = Sale(
         sale_id=sale_id or new_sale_id(), kind=SaleKind(kind), terminal_id=lane.terminal_id,
         store_id=lane.store_id, created_at=NOW, business_date=NOW.date(), hour=hour,

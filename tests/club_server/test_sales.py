@@ -1,17 +1,28 @@
-"""Pushing sales: created, duplicate, conflict, rejected; the ledger; flags; the report."""
+"""Pushing sales: created, duplicate, conflict, rejected (also when they do not add up); the
+ledger; flags, velocity among them; the report."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import timedelta
 from typing import Any
 
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from club_server.catalog import put_settings
+from club_server.cli import cli
 from club_server.db import Database
 from club_server.demo import DEMO_STORE
 from club_server.flags import list_flags
 from club_server.schema import points_ledger, sales
-from tests.club_server.conftest import Lane, enroll_lane, make_sale, push
+from clubcore.sale import Sale, SaleKind, SaleLine, Tender, new_sale_id
+from terminal.bootstrap import Terminal
+from terminal.demo_data import DEMO_MANAGER_PIN, member_number
+from terminal.refunds import refund_sale, void_sale
+from tests.club_server.conftest import NOW, Lane, enroll_lane, make_sale, push
+from tests.clubcore.test_sale import lane_return
 
 
 def balance(client: Any, lane: Lane, member_no: str) -> int:
@@ -20,6 +31,11 @@ def balance(client: Any, lane: Lane, member_no: str) -> int:
     page = client.get("/v1/snapshot/members", params=params, headers=lane.headers)
     value: int = json.loads(page.text.splitlines()[0])[5]
     return value
+
+
+def redeeming(sale: dict[str, Any]) -> dict[str, Any]:
+    """``sale`` (from ``make_sale``) with its total less its points discount, as a lane has it."""
+    return {**sale, "total": sale["subtotal"] - sale["points_discount"]}
 
 
 def first_member(client: Any, lane: Lane) -> str:
@@ -33,14 +49,14 @@ def test_created_then_duplicate_returns_the_first_result(
 ) -> None:
     member = first_member(client, lane)
     before = balance(client, lane, member)
-    sale = make_sale(lane, member_no=member, earned=12, redeemed=5)
+    sale = redeeming(make_sale(lane, member_no=member, earned=12, redeemed=100))
     [created] = push(client, lane, sale)
     assert created["status"] == "created" and created["change_seq"] > 0
-    assert balance(client, lane, member) == before + 12 - 5
+    assert balance(client, lane, member) == before + 12 - 100
     [again] = push(client, lane, dict(reversed(list(sale.items()))))
     assert again == {"sale_id": sale["sale_id"], "status": "duplicate",
                      "change_seq": created["change_seq"]}  # fmt: skip
-    assert balance(client, lane, member) == before + 7
+    assert balance(client, lane, member) == before - 88
     with demo.reading() as conn:
         count = select(func.count()).select_from(points_ledger)
         assert conn.execute(count.where(points_ledger.c.sale_id == sale["sale_id"])).scalar() == 2
@@ -77,10 +93,11 @@ def test_rejected_for_another_store_or_terminal_or_bad_lines(
 
 def test_negative_balance_is_kept_and_flagged(client: Any, lane: Lane, demo: Database) -> None:
     member = first_member(client, lane)
-    owed = balance(client, lane, member) + 50
-    [result] = push(client, lane, make_sale(lane, member_no=member, redeemed=owed))
+    owed = balance(client, lane, member) + 150  # at least the 100 points of one redemption
+    sale = make_sale(lane, member_no=member, redeemed=owed, total=owed * 200)
+    [result] = push(client, lane, redeeming(sale))
     assert result["status"] == "created"
-    assert balance(client, lane, member) == -50
+    assert balance(client, lane, member) == -150
     with demo.reading() as conn:
         [flag] = list_flags(conn)
     assert (flag["kind"], flag["subject"]) == ("negative-balance", member)
@@ -91,8 +108,8 @@ def test_void_reverses_points_and_unknown_member_is_flagged(
 ) -> None:
     member = first_member(client, lane)
     before = balance(client, lane, member)
-    original = make_sale(lane, member_no=member, earned=30)
-    void = make_sale(lane, member_no=member, kind="void", total=-100_000, earned=-30,
+    original = make_sale(lane, member_no=member, earned=30, total=300_000)
+    void = make_sale(lane, member_no=member, kind="void", total=-300_000, earned=-30,
                      ref_sale_id=original["sale_id"])  # fmt: skip
     stranger = make_sale(lane, member_no="77000000001", earned=3)
     results = push(client, lane, original, void, stranger)
@@ -126,3 +143,221 @@ def test_whole_request_errors(client: Any, lane: Lane) -> None:
     assert client.post("/v1/sales", json=too_many, headers=lane.headers).status_code == 422
     assert client.post("/v1/sales", json={"sales": 3}, headers=lane.headers).status_code == 422
     assert client.post("/v1/sales", json={"sales": []}).status_code == 401
+
+
+# -- sales that do not add up --------------------------------------------------------------
+
+
+def ledger_rows(demo: Database) -> int:
+    with demo.reading() as conn:
+        return int(conn.execute(select(func.count()).select_from(points_ledger)).scalar() or 0)
+
+
+def test_a_sale_that_does_not_add_up_is_rejected_and_changes_nothing(
+    client: Any, lane: Lane, demo: Database
+) -> None:
+    member = first_member(client, lane)
+    before, rows = balance(client, lane, member), ledger_rows(demo)
+
+    def sale(**wire: Any) -> dict[str, Any]:
+        return {**make_sale(lane, member_no=member, total=100_000, earned=15), **wire}
+
+    over_list = sale()
+    over_list["lines"][0]["unit_price"] = 100_001
+    discounted_guest = make_sale(lane, total=90_000, subtotal_list=100_000, member_discount=10_000)
+    discounted_guest["lines"][0]["list_unit"] = 100_000
+    tampered = [
+        (sale(subtotal=100_001), "subtotal 100001 is not the sum of the lines (100000)"),
+        (sale(total=99_000), "total 99000 is not subtotal - points_discount (100000)"),
+        (sale(member_discount=5), "member_discount 5 is not the sum of the lines (0)"),
+        (sale(points_earned=16), "points earned 16 exceed the 15 the sale earns"),
+        (over_list, "line 1: unit price 100001 is not within 0..list price"),
+        (sale(points_redeemed=100, points_discount=9_999, total=90_001),
+         "points discount 9999 is not 100 points x point value 100"),
+        (sale(points_redeemed=50, points_discount=5_000, total=95_000),
+         "50 points redeemed; at least 100 at once"),
+        (sale(lines=[]), "a sale record needs at least one line"),
+        (discounted_guest, "a non-member pays the list price"),
+        (sale(ref_sale_id="s-1"), "a sale must not reference another sale"),
+    ]  # fmt: skip
+    good = sale()
+    results = push(client, lane, *(t for t, _ in tampered), good)
+    assert [r["status"] for r in results] == ["rejected"] * len(tampered) + ["created"]
+    for result, (item, reason) in zip(results[:-1], tampered, strict=True):
+        assert result["sale_id"] == item["sale_id"]
+        assert result["error"].startswith("does not add up: ") and reason in result["error"]
+    assert balance(client, lane, member) == before + 15
+    assert ledger_rows(demo) == rows + 1
+    with demo.reading() as conn:
+        assert conn.execute(select(func.count()).select_from(sales)).scalar() == 1
+        assert list_flags(conn) == []
+    # a rejected sale pushed again is checked again (it was never stored)
+    [again] = push(client, lane, tampered[0][0])
+    assert again["status"] == "rejected"
+
+
+def test_points_rules_are_checked_only_under_the_current_rule_set(
+    client: Any, lane: Lane, demo: Database
+) -> None:
+    member = first_member(client, lane)
+    generous = make_sale(lane, member_no=member, total=100_000, earned=16)
+    older = make_sale(lane, member_no=member, total=100_000, earned=16, rules_version=0)
+    with demo.writing() as conn:
+        put_settings(conn, {"points.earn_per_amount": 5_000})  # 30 points due now
+    assert [r["status"] for r in push(client, lane, generous, older)] == ["created"] * 2
+    with demo.writing() as conn:
+        put_settings(conn, {"points.point_value": "not a number"})  # no rules to check against
+    assert push(client, lane, make_sale(lane, member_no=member, earned=99))[0]["status"] == (
+        "created"
+    )
+
+
+def consistent_sale(lane: Lane, member_no: str, lines: list[tuple[int, int, int]]) -> Sale:
+    """A member sale with lines of (quantity, list unit, unit price), redeeming 100 points."""
+    sale_lines = tuple(
+        SaleLine(n, f"P{n:06d}", f"item {n}", "dairy", q, lu, up, "member-price")
+        for n, (q, lu, up) in enumerate(lines, 1)
+    )
+    subtotal = sum(line.line_total for line in sale_lines)
+    listed = sum(line.list_total for line in sale_lines)
+    return Sale(
+        sale_id=new_sale_id(), kind=SaleKind.SALE, terminal_id=lane.terminal_id,
+        store_id=lane.store_id, created_at=NOW, business_date=NOW.date(), hour=13,
+        rules_version=1, currency="IRT", subtotal_list=listed, member_discount=listed - subtotal,
+        subtotal=subtotal, points_redeemed=100, points_discount=10_000, total=subtotal - 10_000,
+        points_earned=10, tender=Tender.CARD, lines=sale_lines, member_no=member_no,
+        tier="gold", id_method="card",
+    )  # fmt: skip
+
+
+def test_returns_must_not_exceed_the_sale_they_reverse(
+    client: Any, lane: Lane, demo: Database
+) -> None:
+    member = first_member(client, lane)
+    before = balance(client, lane, member)
+    original = consistent_sale(lane, member, [(3, 10_000, 9_000), (1, 50_000, 50_000)])
+    first = lane_return(original, [], {1: 2})
+    too_many = lane_return(original, [first], {1: 2})
+    rest = lane_return(original, [first], {1: 1, 2: 1})
+    greedy = dataclasses.replace(lane_return(original, [], {2: 1}), points_earned=-10)
+    unknown = lane_return(dataclasses.replace(original, sale_id=new_sale_id()), [], {1: 1})
+    results = push(client, lane, *(s.to_wire() for s in (original, first, too_many, rest, greedy,
+                                                         unknown)))  # fmt: skip
+    assert [r["status"] for r in results] == ["created", "created", "rejected", "created",
+                                              "rejected", "rejected"]  # fmt: skip
+    assert "line 1: 2 returned, 1 left" in results[2]["error"]
+    assert "points_earned -10 is not the returned share (-6)" in results[4]["error"]
+    assert "is not known to the club" in results[5]["error"]
+    assert balance(client, lane, member) == before  # given back exactly, in two refunds
+    # a later request: the stored returns are found and counted
+    again = lane_return(original, [first], {2: 1})
+    void = lane_return(original, [], {1: 3, 2: 1})
+    of_a_return = lane_return(first, [], {1: 2})
+    results = push(client, lane, again.to_wire(), void.to_wire(), of_a_return.to_wire())
+    assert [r["status"] for r in results] == ["rejected"] * 3
+    assert "line 2: 1 returned, 0 left" in results[0]["error"]
+    assert "a void must be the first return of its sale" in results[1]["error"]
+    assert "which is a refund, not a sale" in results[2]["error"]
+    assert balance(client, lane, member) == before
+
+
+def test_the_lanes_own_sales_refunds_and_voids_are_accepted(
+    client: Any, lane: Lane, demo: Database, terminal: Terminal
+) -> None:
+    member = member_number(4)
+    before = balance(client, lane, member)
+    checkout = terminal.checkout()
+    checkout.identify(member)
+    for sku, quantity in (("P000001", 3), ("P000002", 2), ("P000053", 1)):
+        checkout.add(sku, quantity)
+    checkout.redeem(333)
+    sale = checkout.complete("card")
+    for quantities in ({1: 1}, {1: 1, 3: 1}, {2: 1}, None):
+        refund_sale(terminal, sale.sale_id, DEMO_MANAGER_PIN, quantities)
+    checkout = terminal.checkout()
+    checkout.identify(member)
+    checkout.add("P000007", 2)
+    void_sale(terminal, checkout.complete("cash").sale_id, DEMO_MANAGER_PIN)
+    checkout = terminal.checkout()
+    checkout.add("P000003", 4)
+    checkout.complete("cash")
+    payloads = [json.loads(p) for (p,) in terminal.db.execute("SELECT payload FROM outbox")]
+    pushed = [{**p, "terminal_id": lane.terminal_id, "store_id": lane.store_id} for p in payloads]
+    results = push(client, lane, *pushed)
+    assert [r["status"] for r in results] == ["created"] * 8, results
+    assert balance(client, lane, member) == before  # everything given back
+
+
+# -- velocity --------------------------------------------------------------------------------
+
+
+def at(lane: Lane, member_no: str, minutes: float) -> dict[str, Any]:
+    """A member sale of ``lane``, ``minutes`` after 09:30 UTC."""
+    when = (NOW + timedelta(minutes=minutes)).isoformat()
+    return make_sale(lane, member_no=member_no, total=10_000, created_at=when)
+
+
+def flags_of(demo: Database, kind: str) -> list[dict[str, Any]]:
+    with demo.reading() as conn:
+        return list_flags(conn, kind=kind)
+
+
+def test_more_than_twenty_sales_in_ten_minutes_are_flagged_once_and_all_kept(
+    client: Any, lane: Lane, demo: Database, db_url: str
+) -> None:
+    other = enroll_lane(client, demo)
+    member = first_member(client, lane)
+    push(client, lane, *(at(lane, member, i * 0.4) for i in range(10)))
+    push(client, other, *(at(other, member, 4 + i * 0.5) for i in range(10)))  # 20: the limit
+    assert flags_of(demo, "velocity") == []
+    burst = at(lane, member, 9.5)
+    assert push(client, lane, burst)[0]["status"] == "created"
+    [flag] = flags_of(demo, "velocity")
+    assert (flag["subject"], flag["sale_id"], flag["terminal_id"]) == (
+        member, burst["sale_id"], lane.terminal_id)  # fmt: skip
+    assert flag["detail"].startswith("21 sales within 10 minutes from 2026-11-22T09:30:00")
+    push(client, other, at(other, member, 9.8))  # the same burst: no second flag
+    assert len(flags_of(demo, "velocity")) == 1
+    with demo.reading() as conn:
+        assert conn.execute(select(func.count()).select_from(sales)).scalar() == 22
+    shown = CliRunner().invoke(cli, ["flags", "--kind", "velocity", "--db", db_url])
+    assert shown.exit_code == 0, shown.output
+    assert f"velocity         {member}: 21 sales within 10 minutes" in shown.output
+
+
+def test_velocity_limits_are_settings_and_a_late_push_is_judged_on_sale_times(
+    client: Any, lane: Lane, demo: Database
+) -> None:
+    other = enroll_lane(client, demo)
+    member = first_member(client, lane)
+    with demo.writing() as conn:
+        put_settings(conn, {"velocity.max_sales": 3, "velocity.window_minutes": 5})
+    push(client, lane, at(lane, member, 0), at(lane, member, 4))
+    push(client, lane, at(lane, member, 30))  # outside the window
+    assert flags_of(demo, "velocity") == []
+    late = at(other, member, 2)  # an offline lane's earlier sales, pushed now
+    push(client, other, late, at(other, member, 3))
+    [flag] = flags_of(demo, "velocity")  # on the first new sale of the crowded window
+    assert flag["sale_id"] == late["sale_id"]
+    assert flag["detail"] == (
+        "4 sales within 5 minutes from 2026-11-22T09:30:00+00:00 (limit 3), in demo-store"
+    )
+    with demo.writing() as conn:
+        put_settings(conn, {"velocity.max_sales": 0})  # off
+    push(client, lane, *(at(lane, member, 60 + i * 0.1) for i in range(10)))
+    assert len(flags_of(demo, "velocity")) == 1
+
+
+def test_one_card_in_two_stores_within_minutes_is_flagged(
+    client: Any, lane: Lane, demo: Database
+) -> None:
+    elsewhere = enroll_lane(client, demo, store="store-2")
+    member = first_member(client, lane)
+    page = client.get("/v1/snapshot/members", params={"limit": 2}, headers=lane.headers)
+    second = json.loads(page.text.splitlines()[1])[0]
+    push(client, lane, at(lane, member, 0), at(lane, second, 0))
+    results = push(client, elsewhere, at(elsewhere, member, 3), at(elsewhere, second, 6))
+    assert [r["status"] for r in results] == ["created", "created"]
+    [flag] = flags_of(demo, "store-hop")
+    assert (flag["subject"], flag["sale_id"]) == (member, results[0]["sale_id"])
+    assert flag["detail"].startswith("used in store-2 and demo-store 3 minutes apart (limit 5)")
