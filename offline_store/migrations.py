@@ -238,10 +238,36 @@ _V3 = """
 ALTER TABLE offers ADD COLUMN texts TEXT NOT NULL DEFAULT '{}';
 """
 
+_V4 = """
+-- ledger entries of sales the server refused: 'refused', no longer counted (a table
+-- rebuild: SQLite cannot change a CHECK constraint in place)
+CREATE TABLE points_ledger_v4 (
+    entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    member_no TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('earn', 'redeem', 'adjust', 'expire')),
+    points INTEGER NOT NULL,
+    sale_id TEXT REFERENCES sales (sale_id),
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'confirmed', 'refused')),
+    change_seq INTEGER
+);
+INSERT INTO points_ledger_v4 (entry_id, member_no, kind, points, sale_id, created_at, state,
+    change_seq)
+SELECT entry_id, member_no, kind, points, sale_id, created_at, state, change_seq
+FROM points_ledger;
+DROP TABLE points_ledger;
+ALTER TABLE points_ledger_v4 RENAME TO points_ledger;
+CREATE INDEX points_ledger_member ON points_ledger (member_no, state);
+UPDATE points_ledger SET state = 'refused'
+WHERE state = 'pending'
+  AND sale_id IN (SELECT idempotency_key FROM outbox WHERE refused_at IS NOT NULL);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _script(_V1)),
     Migration(2, "ledger change_seq, refused outbox entries", _script(_V2)),
     Migration(3, "offer translations", _script(_V3)),
+    Migration(4, "refused ledger entries", _script(_V4)),
 )
 
 

@@ -9,7 +9,9 @@ transaction records every answer of the batch:
 - ``created`` / ``duplicate``: ``sent_at`` is set, and the sale's ledger
   entries become ``confirmed`` with the answer's ``change_seq``;
 - ``conflict`` / ``rejected``: ``refused_at`` and ``last_error`` are set;
-  the entry is kept aside, never retried, and reported.
+  the entry is kept aside, never retried, and reported; the sale's pending
+  ledger entries become ``refused`` (the club never counted them, so the
+  member's local balance stops counting them too).
 
 A whole-request failure (no answer, 4xx/5xx for the whole body) adds one to
 ``attempts`` and records ``last_error`` on every entry of the batch, and
@@ -153,16 +155,25 @@ def _record(
                     )
                 counts[status] += 1
             else:
-                _refuse(db, key, f"{status}: {result.get('error') or 'no reason given'}", now)
+                error = f"{status}: {result.get('error') or 'no reason given'}"
+                _refuse(db, key, members.get(key), error, now)
                 counts["refused"] += 1
     return PushResult(counts["created"], counts["duplicate"], counts["refused"], 1)
 
 
-def _refuse(db: sqlite_utils.Database, key: str, error: str, now: str) -> None:
+def _refuse(
+    db: sqlite_utils.Database, key: str, member_no: str | None, error: str, now: str
+) -> None:
     db.execute(
         "UPDATE outbox SET refused_at = ?, last_error = ? WHERE idempotency_key = ?",
         [now, error[:1000], key],
     )
+    if member_no is not None:  # by member first: the ledger's index
+        db.execute(
+            "UPDATE points_ledger SET state = 'refused' "
+            "WHERE member_no = ? AND state = 'pending' AND sale_id = ?",
+            [member_no, key],
+        )
 
 
 def _failed(db: sqlite_utils.Database, batch: list[PendingEntry], error: Exception) -> None:
@@ -226,7 +237,7 @@ def push_outbox(
                 if isinstance(checked, PendingEntry):
                     mine.append(checked)
                 else:
-                    _refuse(db, entry.key, f"not sent: {checked}", now)
+                    _refuse(db, entry.key, entry.member_no, f"not sent: {checked}", now)
                     total += PushResult(refused=1)
         if mine:
             total += _push_batch(client, db, mine, now)

@@ -113,6 +113,49 @@ def test_a_version_2_lane_database_gains_offer_translations(
         old.close()
     db = open_db(tmp_path / "lane.db", migrate=False)
     assert migrations.schema_version(db) == 2
-    assert migrations.migrate(db) == [3]
+    assert migrations.migrate(db)[0] == 3
     assert db.execute("SELECT texts FROM offers").fetchone()[0] == "{}"
+    db.close()
+
+
+def test_a_version_3_lane_database_sets_refused_sales_points_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:  # a lane database as version 3 left it
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
+        old = open_db(tmp_path / "lane.db")
+        old.execute(
+            "INSERT INTO members (member_no, display_name, tier, updated_at) "
+            "VALUES ('M1', 'A', 'gold', 'x')"
+        )
+        for sale_id, refused in (("S1", "x"), ("S2", None)):
+            old.execute(
+                "INSERT INTO sales (sale_id, kind, terminal_id, store_id, created_at, "
+                "business_date, hour, rules_version, currency, subtotal_list, member_discount, "
+                "subtotal, points_redeemed, points_discount, total, points_earned, tender) "
+                "VALUES (?, 'sale', 'T', 'S', 'x', 'x', 9, 1, 'IRT', 0, 0, 0, 0, 0, 0, 5, 'cash')",
+                [sale_id],
+            )
+            old.execute(
+                "INSERT INTO points_ledger (member_no, kind, points, sale_id, created_at) "
+                "VALUES ('M1', 'earn', 5, ?, 'x')",
+                [sale_id],
+            )
+            old.execute(
+                "INSERT INTO outbox (idempotency_key, kind, payload, created_at, refused_at) "
+                "VALUES (?, 'sale', '{}', 'x', ?)",
+                [sale_id, refused],
+            )
+        old.close()
+    db = open_db(tmp_path / "lane.db", migrate=False)
+    assert migrations.migrate(db) == [4]
+    states = dict(db.execute("SELECT sale_id, state FROM points_ledger").fetchall())
+    assert states == {"S1": "refused", "S2": "pending"}
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    db.execute(  # ids go on from where they were
+        "INSERT INTO points_ledger (member_no, kind, points, sale_id, created_at) "
+        "VALUES ('M1', 'earn', 1, 'S2', 'x')"
+    )
+    assert db.execute("SELECT max(entry_id) FROM points_ledger").fetchone()[0] == 3
     db.close()

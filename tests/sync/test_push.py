@@ -9,6 +9,7 @@ import pytest
 
 from clubcore.errors import ProtocolError, ServerUnreachableError, TerminalRevokedError
 from offline_store.catalog import put_settings
+from offline_store.members import points_balance
 from sync.http import SyncClient
 from sync.push import outbox_counts, push_outbox
 from terminal.bootstrap import Terminal
@@ -75,6 +76,8 @@ def test_conflicts_and_rejections_are_kept_aside_and_never_retried(
     terminal: Terminal, serve: Serve
 ) -> None:
     ids = ring_up(terminal, 3)
+    members = [member_number(i) for i in range(3)]
+    before = [points_balance(terminal.db, m) for m in members]
     server = serve(answering({ids[0]: "conflict", ids[2]: "rejected"}))
     result = push(terminal, server.url)
     assert (result.created, result.refused) == (1, 2)
@@ -83,10 +86,19 @@ def test_conflicts_and_rejections_are_kept_aside_and_never_retried(
         "SELECT refused_at, last_error, sent_at FROM outbox WHERE idempotency_key = ?", [ids[0]]
     ).fetchone()
     assert row[0] and row[1] == "conflict: conflict by the test" and row[2] is None
-    pending = terminal.db.execute(
-        "SELECT COUNT(*) FROM points_ledger WHERE state = 'pending'"
-    ).fetchone()[0]
-    assert pending > 0  # the refused sales' points stay pending, counted locally
+    states = dict(terminal.db.execute("SELECT sale_id, state FROM points_ledger").fetchall())
+    assert states == {ids[0]: "refused", ids[1]: "confirmed", ids[2]: "refused"}
+    after = [points_balance(terminal.db, m) for m in members]
+    base = [
+        terminal.db.execute("SELECT points_base FROM members WHERE member_no = ?", [m]).fetchone()[
+            0
+        ]
+        for m in members
+    ]
+    # the refused sales' points are no longer counted; the created one's still are
+    assert before[0] > base[0] and before[2] > base[2]
+    assert after[0] == base[0] and after[2] == base[2]
+    assert after[1] == before[1] > base[1]
     push(terminal, server.url)
     assert len(server.requests) == 1
 
