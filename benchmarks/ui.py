@@ -17,7 +17,7 @@ The store is copied from ``--from-db`` (default ``/tmp/bench1m/terminal.db``
 when it exists) or generated (about a minute). Prints one JSON document.
 Without ``$DISPLAY`` an Xvfb display is started for the run. Usage::
 
-    python -m benchmarks.ui [--reads 200] [--from-db PATH]
+    python -m benchmarks.ui [--reads 200] [--from-db PATH] [--size 1280x800]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _rss() -> dict[str, float]:
     return fields
 
 
-def child(data_dir: Path, reads: int, spawned: float) -> None:
+def child(data_dir: Path, reads: int, spawned: float, size: tuple[int, int]) -> None:
     """Run the app, measure, print JSON on stdout (runs in its own process)."""
     from terminal.ui.launch import make_app
     from terminal.ui.options import AppOptions
@@ -90,9 +90,7 @@ def child(data_dir: Path, reads: int, spawned: float) -> None:
         Script(_steps(app, reads, samples, out), lambda error: _end(app, error, out)).start()
 
     app = make_app(
-        AppOptions(
-            data_dir, ["sim"], demo=True, size=(1280, 800), on_ready=ready, latency_probe=probe
-        )
+        AppOptions(data_dir, ["sim"], demo=True, size=size, on_ready=ready, latency_probe=probe)
     )
     app.run()
     out["card_to_member_prices"] = summarize(samples) if samples else {}
@@ -123,7 +121,7 @@ def _end(app: Any, error: BaseException | None, out: dict[str, Any]) -> None:
     app.stop()
 
 
-def _display_env() -> tuple[dict[str, str], subprocess.Popen[bytes] | None]:
+def _display_env(size: tuple[int, int]) -> tuple[dict[str, str], subprocess.Popen[bytes] | None]:
     env = dict(os.environ)
     if env.get("DISPLAY"):
         return env, None
@@ -132,7 +130,7 @@ def _display_env() -> tuple[dict[str, str], subprocess.Popen[bytes] | None]:
         raise SystemExit("no $DISPLAY and no Xvfb: install xvfb or run under a desktop")
     number = next(n for n in range(150, 200) if not Path(f"/tmp/.X{n}-lock").exists())
     proc = subprocess.Popen(
-        [xvfb, f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        [xvfb, f":{number}", "-screen", "0", f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -147,15 +145,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=200)
     parser.add_argument("--from-db", type=Path, default=DEFAULT_DB)
+    parser.add_argument("--size", default="1280x800", help="window size, WIDTHxHEIGHT")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--spawned", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    width, _, height = args.size.partition("x")
+    size = (int(width), int(height))
     if args.child:
-        child(args.child, args.reads, args.spawned)
+        child(args.child, args.reads, args.spawned, size)
         return
     with tempfile.TemporaryDirectory(prefix="club-ui-bench-") as tmp:
         store = prepare(Path(tmp) / "lane", args.from_db)
-        env, xvfb = _display_env()
+        env, xvfb = _display_env(size)
         env["KIVY_HOME"] = tmp
         try:
             spawned = time.time()
@@ -170,6 +171,8 @@ def main() -> None:
                     str(args.reads),
                     "--spawned",
                     str(spawned),
+                    "--size",
+                    args.size,
                 ],
                 capture_output=True,
                 text=True,
@@ -188,6 +191,7 @@ def main() -> None:
             "benchmark": "ui",
             "machine": machine(),
             "store": store,
+            "window": args.size,
             **result,
             "targets": {"card_to_member_prices_p99_ms": 100, "start_to_ready_s": 3, "rss_mb": 200},
         }
