@@ -103,14 +103,19 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(tmp_path: 
     again.close()
 
 
+def _lane_db_at(version: int, path: Path, monkeypatch: pytest.MonkeyPatch) -> sqlite_utils.Database:
+    """A lane database as the program of schema ``version`` left it."""
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:version])
+        return open_db(path)
+
+
 def test_a_version_2_lane_database_gains_offer_translations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with monkeypatch.context() as patch:  # a lane database as version 2 left it
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
-        old = open_db(tmp_path / "lane.db")
-        old.execute("INSERT INTO offers (offer_id, title, percent_bp) VALUES ('OLD', 'Old', 500)")
-        old.close()
+    old = _lane_db_at(2, tmp_path / "lane.db", monkeypatch)
+    old.execute("INSERT INTO offers (offer_id, title, percent_bp) VALUES ('OLD', 'Old', 500)")
+    old.close()
     db = open_db(tmp_path / "lane.db", migrate=False)
     assert migrations.schema_version(db) == 2
     assert migrations.migrate(db)[0] == 3
@@ -121,32 +126,30 @@ def test_a_version_2_lane_database_gains_offer_translations(
 def test_a_version_3_lane_database_sets_refused_sales_points_aside(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with monkeypatch.context() as patch:  # a lane database as version 3 left it
-        patch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
-        old = open_db(tmp_path / "lane.db")
+    old = _lane_db_at(3, tmp_path / "lane.db", monkeypatch)
+    old.execute(
+        "INSERT INTO members (member_no, display_name, tier, updated_at) "
+        "VALUES ('M1', 'A', 'gold', 'x')"
+    )
+    for sale_id, refused in (("S1", "x"), ("S2", None)):
         old.execute(
-            "INSERT INTO members (member_no, display_name, tier, updated_at) "
-            "VALUES ('M1', 'A', 'gold', 'x')"
+            "INSERT INTO sales (sale_id, kind, terminal_id, store_id, created_at, "
+            "business_date, hour, rules_version, currency, subtotal_list, member_discount, "
+            "subtotal, points_redeemed, points_discount, total, points_earned, tender) "
+            "VALUES (?, 'sale', 'T', 'S', 'x', 'x', 9, 1, 'IRT', 0, 0, 0, 0, 0, 0, 5, 'cash')",
+            [sale_id],
         )
-        for sale_id, refused in (("S1", "x"), ("S2", None)):
-            old.execute(
-                "INSERT INTO sales (sale_id, kind, terminal_id, store_id, created_at, "
-                "business_date, hour, rules_version, currency, subtotal_list, member_discount, "
-                "subtotal, points_redeemed, points_discount, total, points_earned, tender) "
-                "VALUES (?, 'sale', 'T', 'S', 'x', 'x', 9, 1, 'IRT', 0, 0, 0, 0, 0, 0, 5, 'cash')",
-                [sale_id],
-            )
-            old.execute(
-                "INSERT INTO points_ledger (member_no, kind, points, sale_id, created_at) "
-                "VALUES ('M1', 'earn', 5, ?, 'x')",
-                [sale_id],
-            )
-            old.execute(
-                "INSERT INTO outbox (idempotency_key, kind, payload, created_at, refused_at) "
-                "VALUES (?, 'sale', '{}', 'x', ?)",
-                [sale_id, refused],
-            )
-        old.close()
+        old.execute(
+            "INSERT INTO points_ledger (member_no, kind, points, sale_id, created_at) "
+            "VALUES ('M1', 'earn', 5, ?, 'x')",
+            [sale_id],
+        )
+        old.execute(
+            "INSERT INTO outbox (idempotency_key, kind, payload, created_at, refused_at) "
+            "VALUES (?, 'sale', '{}', 'x', ?)",
+            [sale_id, refused],
+        )
+    old.close()
     db = open_db(tmp_path / "lane.db", migrate=False)
     assert migrations.migrate(db) == [4]
     states = dict(db.execute("SELECT sale_id, state FROM points_ledger").fetchall())
