@@ -33,6 +33,7 @@ __all__ = [
     "check_points",
     "check_return",
     "new_sale_id",
+    "returned_share",
 ]
 
 WIRE_VERSION = 1
@@ -325,8 +326,13 @@ def check_points(sale: Sale, policy: PointsPolicy, earn_multiplier_bp: int) -> l
     return problems
 
 
-def _share(amount: int, before: int, after: int, whole: int) -> int:
-    """The lane's cumulative share (``terminal/refunds.py``): base ``before`` -> ``after``."""
+def returned_share(amount: int, before: int, after: int, whole: int) -> int:
+    """The part of ``amount`` given back as the returned base moves ``before`` -> ``after``.
+
+    Out of a sale's subtotal ``whole``; rounding down the running totals makes
+    all the returns of a sale together give back exactly ``amount``, never more.
+    The lane's refunds (``terminal/refunds.py``) and the server's check use it.
+    """
     if whole == 0:
         return 0
     return amount * after // whole - amount * before // whole
@@ -361,7 +367,7 @@ def check_return(ret: Sale, original: Sale, earlier: Sequence[Sale]) -> list[str
     if ret.kind is SaleKind.VOID and (earlier or after != whole):
         problems.append("a void must be the first return of its sale and give all of it back")
     for name in ("points_discount", "points_earned", "points_redeemed"):
-        expected = -_share(getattr(original, name), before, after, whole)
+        expected = -returned_share(getattr(original, name), before, after, whole)
         if getattr(ret, name) != expected:
             problems.append(f"{name} {getattr(ret, name)} is not the returned share ({expected})")
     return problems

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from clubcore.errors import QuantityError, SaleStateError
-from clubcore.sale import Sale, SaleKind, SaleLine, new_sale_id
+from clubcore.sale import Sale, SaleKind, SaleLine, new_sale_id, returned_share
 from offline_store import sales
 from terminal.pins import authorize
 
@@ -22,13 +22,6 @@ if TYPE_CHECKING:
     from terminal.bootstrap import Terminal
 
 __all__ = ["refund_sale", "void_sale"]
-
-
-def _share(amount: int, before: int, after: int, whole: int) -> int:
-    """The part of ``amount`` for moving a cumulative base from ``before`` to ``after``."""
-    if whole == 0:
-        return 0
-    return amount * after // whole - amount * before // whole
 
 
 def _lines_to_return(
@@ -83,7 +76,7 @@ def refund_sale(
     whole = original.subtotal
 
     def share(amount: int) -> int:
-        return _share(amount, before, after, whole)
+        return returned_share(amount, before, after, whole)
 
     full = not done and after == whole
     points_discount = share(original.points_discount)
