@@ -116,8 +116,11 @@ class MemberPanel(Panel):
         self.bar.set(member.progress, color)
         if member.next_tier:
             tier = lang.t_or(f"tier.{member.next_tier}", member.next_tier_name)
+            # whole display units, rounded up: "11,960,310 toman more", not "...309.4"
+            unit = 10**self.currency.minor_digits * self.currency.display_divisor
+            to_next = -(-member.to_next // unit) * unit
             progress = lang.t(
-                "member.progress", amount=lang.money(member.to_next, self.currency), tier=tier
+                "member.progress", amount=lang.money(to_next, self.currency), tier=tier
             )
         else:
             progress = lang.t("member.top")

@@ -51,6 +51,7 @@ def member_sale(app: Any, result: dict[str, Any]) -> Iterator[Step]:
     yield lambda: app.basket_view is not None and app.basket_view.member is not None
     result["member"] = texts("member-name")[0]
     result["tier"] = texts("tier-badge")[0]
+    result["progress"] = texts("member-progress")[0]
     tap("cat-dairy")
     yield lambda: any(w.name == "product-P000000" for w in _products())
     for sku in ("P000000", "P000001", "P000002", "P000000"):

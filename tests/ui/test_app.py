@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import sqlite_utils
@@ -15,6 +16,8 @@ from tests.ui.conftest import run_scenario
 def test_member_sale_by_touch_reaches_the_outbox(xdisplay: str, demo_store: Path) -> None:
     result = run_scenario("member_sale", demo_store, xdisplay)
     assert result["tier"] == "Gold"
+    assert "toman more to Platinum" in result["progress"]
+    assert not re.search(r"\d\.\d", result["progress"])  # whole toman, no rial decimals
     assert result["lines"] == 3 and result["quantities"] == [2, 1, 1]
     assert result["member_discount"] > 0  # member prices on screen
     assert result["row"][0] != result["row"][1]  # list price and member price differ
