@@ -30,7 +30,7 @@ def _free_display() -> int:
 
 @pytest.fixture(scope="session")
 def xdisplay() -> Iterator[str]:
-    """A running ``Xvfb :N -screen 0 1280x800x24``; yields ``":N"``."""
+    """A running ``Xvfb :N -screen 0 1920x1080x24``; yields ``":N"``."""
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.skip("Xvfb is not installed (apt-get install xvfb, or run scripts/setup.sh)")
@@ -38,7 +38,7 @@ def xdisplay() -> Iterator[str]:
         pytest.skip("the ui extra is not installed: pip install -e '.[ui]'")
     number = _free_display()
     proc = subprocess.Popen(
-        [xvfb, f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        [xvfb, f":{number}", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -73,12 +73,23 @@ def demo_store(tmp_path: Path) -> Path:
     return tmp_path / "lane"
 
 
-def run_scenario(name: str, data_dir: Path, display: str, timeout: float = 60) -> dict[str, object]:
-    """Run ``tests/ui/scenarios.py``'s scenario ``name`` in the real app, in a new process."""
+def run_scenario(
+    name: str, data_dir: Path, display: str, timeout: float = 60, size: str = "1280x800"
+) -> dict[str, object]:
+    """Run ``tests/ui/scenarios.py``'s scenario ``name`` in the real app, in a new process.
+
+    ``size`` is the app window's, WIDTHxHEIGHT (the display is 1920x1080).
+    """
     import json
     import sys
 
-    env = {**os.environ, "DISPLAY": display, "KIVY_NO_ARGS": "1", "KIVY_HOME": str(data_dir)}
+    env = {
+        **os.environ,
+        "DISPLAY": display,
+        "KIVY_NO_ARGS": "1",
+        "KIVY_HOME": str(data_dir),
+        "CLUB_TEST_WINDOW": size,
+    }
     env.pop("WAYLAND_DISPLAY", None)
     proc = subprocess.run(
         [sys.executable, "-m", "tests.ui.scenarios", name, str(data_dir)],

@@ -9,6 +9,7 @@ failing step's error and exits 1.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -45,6 +46,13 @@ def _present(card: str) -> Iterator[Step]:
     tap(f"demo-card-{card}")
 
 
+def _scroll_and_tap(name: str) -> Iterator[Step]:
+    yield placed(name)
+    reveal(name)
+    yield placed(name)
+    tap(name)
+
+
 def member_sale(app: Any, result: dict[str, Any]) -> Iterator[Step]:
     """Tap a gold card, add products by touch, redeem points, pay by card."""
     yield from _present("gold")
@@ -52,10 +60,10 @@ def member_sale(app: Any, result: dict[str, Any]) -> Iterator[Step]:
     result["member"] = texts("member-name")[0]
     result["tier"] = texts("tier-badge")[0]
     result["progress"] = texts("member-progress")[0]
-    tap("cat-dairy")
+    yield from _scroll_and_tap("cat-dairy")  # off screen at 800x480: the cashier scrolls
     yield lambda: any(w.name == "product-P000000" for w in _products())
     for sku in ("P000000", "P000001", "P000002", "P000000"):
-        tap(f"product-{sku}")
+        yield from _scroll_and_tap(f"product-{sku}")
         yield _idle(app)
     view = app.basket_view
     result["lines"] = len(view.lines)
@@ -271,9 +279,15 @@ def main(name: str, data_dir: str) -> int:
             app.stop()
 
         result["ready_after"] = round(app.ready_after, 3)
+        from kivy.core.window import Window
+
+        result["window"] = list(Window.size)
+        result["compact"] = app.compact
         Script(SCENARIOS[name](app, result), done, step_timeout=15).start()
 
-    options = AppOptions(Path(data_dir), ["sim"], demo=True, size=(1280, 800), on_ready=ready)
+    width, _, height = os.environ.get("CLUB_TEST_WINDOW", "1280x800").partition("x")
+    size = (int(width), int(height))
+    options = AppOptions(Path(data_dir), ["sim"], demo=True, size=size, on_ready=ready)
     if name == "synced_sale":
         global BOARD
         from terminal.demo_session import demo_session

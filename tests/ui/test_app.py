@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 
 from terminal.ui.catalog import EN
@@ -30,6 +31,18 @@ def test_member_sale_by_touch_reaches_the_outbox(xdisplay: str, demo_store: Path
     assert sale["points_redeemed"] == result["points_redeemed"]
     assert sale["total"] == result["total"]
     assert sale["tender"] == "card" and sale["tier"] == "gold"
+
+
+@pytest.mark.parametrize(("size", "compact"), [("800x480", True), ("1920x1080", False)])
+def test_member_sale_by_touch_at_the_smallest_and_largest_screens(
+    xdisplay: str, demo_store: Path, size: str, compact: bool
+) -> None:
+    result = run_scenario("member_sale", demo_store, xdisplay, size=size)
+    assert result["window"] == [int(n) for n in size.split("x")]
+    assert result["compact"] is compact
+    assert result["tier"] == "Gold" and result["lines"] == 3
+    assert result["member_discount"] > 0 and result["points_redeemed"] > 0
+    assert result["after_lines"] == 0  # the sale completed by touch
 
 
 def test_refused_cards_say_why(xdisplay: str, demo_store: Path) -> None:
