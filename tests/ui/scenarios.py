@@ -223,6 +223,16 @@ def technician_test_read(app: Any, result: dict[str, Any]) -> Iterator[Step]:
     result["screen"] = app.sm.current
 
 
+def main_thread_io_is_seen(app: Any, result: dict[str, Any]) -> Iterator[Step]:
+    """The I/O watch's own check: I/O done on the UI thread on purpose is reported."""
+    import sqlite_utils
+
+    yield 0.1
+    path = Path(app.options.data_dir) / "terminal.db"
+    sqlite_utils.Database(path).execute("SELECT 1").fetchall()
+    (Path(app.options.data_dir) / "note.txt").write_text("x")
+
+
 #: the embedded demo's sync status board, when the scenario runs inside ``demo_session``
 BOARD: Any = None
 
@@ -259,7 +269,42 @@ SCENARIOS: dict[str, Scenario] = {
     "language_switch": language_switch,
     "manager_returns": manager_returns,
     "technician_test_read": technician_test_read,
+    "main_thread_io_is_seen": main_thread_io_is_seen,
 }
+
+
+def _watch_main_thread_io(data_dir: Path, seen: list[str]) -> None:
+    """Record disk, database and network I/O done on the UI (main) thread into ``seen``.
+
+    An audit hook sees files opened in the data directory, SQLite connections
+    and socket connections; the store's query methods are wrapped to see
+    queries. Kivy's own files (fonts, images) are not the app's I/O.
+    """
+    import threading
+
+    import sqlite_utils
+
+    main = threading.main_thread()
+    root = str(data_dir.resolve())
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if threading.current_thread() is not main:
+            return
+        if event == "open" and isinstance(args[0], str | Path) and str(args[0]).startswith(root):
+            seen.append(f"open {args[0]}")
+        elif event in ("sqlite3.connect", "socket.connect"):
+            seen.append(f"{event} {args[:2]!r:.80}")
+
+    sys.addaudithook(hook)
+    for method in ("execute", "query", "executescript"):
+        original = getattr(sqlite_utils.Database, method)
+
+        def wrapped(self: Any, *args: Any, _original: Any = original, _m: str = method) -> Any:
+            if threading.current_thread() is main:
+                seen.append(f"{_m} {str(args[0])[:60] if args else ''}")
+            return _original(self, *args)
+
+        setattr(sqlite_utils.Database, method, wrapped)
 
 
 def main(name: str, data_dir: str) -> int:
@@ -267,6 +312,8 @@ def main(name: str, data_dir: str) -> int:
 
     result: dict[str, Any] = {}
     outcome: list[BaseException | None] = []
+    main_thread_io: list[str] = []
+    result["main_thread_io"] = main_thread_io
 
     def ready(app: Any) -> None:
         if app.fatal_error is not None:
@@ -279,6 +326,8 @@ def main(name: str, data_dir: str) -> int:
             app.stop()
 
         result["ready_after"] = round(app.ready_after, 3)
+        result["main_thread_io_before_ready"] = list(main_thread_io)
+        main_thread_io.clear()
         from kivy.core.window import Window
 
         result["window"] = list(Window.size)
@@ -288,6 +337,8 @@ def main(name: str, data_dir: str) -> int:
     width, _, height = os.environ.get("CLUB_TEST_WINDOW", "1280x800").partition("x")
     size = (int(width), int(height))
     options = AppOptions(Path(data_dir), ["sim"], demo=True, size=size, on_ready=ready)
+    if name != "synced_sale":  # (the embedded server's own threads are not the app)
+        _watch_main_thread_io(Path(data_dir), main_thread_io)
     if name == "synced_sale":
         global BOARD
         from terminal.demo_session import demo_session

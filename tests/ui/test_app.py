@@ -16,6 +16,7 @@ from tests.ui.conftest import run_scenario
 
 def test_member_sale_by_touch_reaches_the_outbox(xdisplay: str, demo_store: Path) -> None:
     result = run_scenario("member_sale", demo_store, xdisplay)
+    assert result["main_thread_io"] == []  # no disk, database or network on the UI thread
     assert result["tier"] == "Gold"
     assert "toman more to Platinum" in result["progress"]
     assert not re.search(r"\d\.\d", result["progress"])  # whole toman, no rial decimals
@@ -43,6 +44,13 @@ def test_member_sale_by_touch_at_the_smallest_and_largest_screens(
     assert result["tier"] == "Gold" and result["lines"] == 3
     assert result["member_discount"] > 0 and result["points_redeemed"] > 0
     assert result["after_lines"] == 0  # the sale completed by touch
+
+
+def test_the_io_watch_sees_io_on_the_ui_thread(xdisplay: str, demo_store: Path) -> None:
+    seen = run_scenario("main_thread_io_is_seen", demo_store, xdisplay)["main_thread_io"]
+    assert any(s.startswith("sqlite3.connect") for s in seen), seen
+    assert any(s.startswith("execute SELECT 1") for s in seen), seen
+    assert any(s.startswith("open ") and s.endswith("note.txt") for s in seen), seen
 
 
 def test_refused_cards_say_why(xdisplay: str, demo_store: Path) -> None:
@@ -80,6 +88,7 @@ def test_language_switch_mirrors_and_shapes(xdisplay: str, demo_store: Path) -> 
 
 def test_manager_voids_and_refunds_by_touch(xdisplay: str, demo_store: Path) -> None:
     result = run_scenario("manager_returns", demo_store, xdisplay)
+    assert result["main_thread_io"] == []
     member_sale_id, cash_sale_id = result["sales"]
     assert result["void_button_after"] is True  # a voided sale cannot be voided again
     assert result["wrong_pin_note"] == "Wrong PIN, try again"
@@ -102,6 +111,7 @@ def test_technician_test_read_names_the_card_and_sells_nothing(
     xdisplay: str, demo_store: Path
 ) -> None:
     result = run_scenario("technician_test_read", demo_store, xdisplay)
+    assert result["main_thread_io"] == []
     assert result["screen"] == "technician"
     assert result["waiting_platinum"] == EN["tech.test_waiting"]
     assert result["platinum"].startswith("sim:") and "accepted: member" in result["platinum"]
