@@ -11,6 +11,7 @@ command                                what it does
 ``keys generate|rotate|retire|list``   the club's signing keys
 ``report daily --store``               the store-wide daily report
 ``flags [--kind]``                     balances, conflicts, unknown members, velocity
+``settings show|set``                  the club's settings (checked; lanes get changes)
 =====================================  ===============================================
 
 Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
@@ -18,10 +19,10 @@ Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
 
 from __future__ import annotations
 
-from club_server.cli import admin, ops
+from club_server.cli import admin, ops, settings
 from club_server.cli.base import cli
 
-__all__ = ["admin", "cli", "main", "ops"]
+__all__ = ["admin", "cli", "main", "ops", "settings"]
 
 
 def main() -> None:

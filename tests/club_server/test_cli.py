@@ -11,7 +11,9 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from club_server.changes import current_cursor, read_changes
 from club_server.cli import cli
+from club_server.cli.base import opened
 from clubcore.cardformat import decode_ndef, decode_text, verify_signature
 
 
@@ -103,3 +105,64 @@ def test_errors_are_one_line_and_exit_1(run: Any) -> None:
     assert result.exit_code == 1 and "error:" in result.output
     result = CliRunner().invoke(cli, ["flags", "--db", "mysql://x/y"])
     assert result.exit_code == 1 and "unsupported database URL" in result.output
+
+
+def _show(db_url: str) -> dict[str, Any]:
+    result = CliRunner().invoke(cli, ["settings", "show", "--json", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    return {row["key"]: row["value"] for row in json.loads(result.stdout)}
+
+
+def test_settings_show_and_set(db_url: str) -> None:
+    assert set(_show(db_url).values()) == {None}
+    pairs = ["currency", "EUR", "points.min_redeem", "25", "velocity.window_minutes", "0"]
+    result = CliRunner().invoke(cli, ["settings", "set", *pairs, "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "currency: (not set) -> EUR",
+        "points.min_redeem: (not set) -> 25",
+        "velocity.window_minutes: (not set) -> 0",
+        "rules_version: (not set) -> 1",
+    ]
+    shown = _show(db_url)
+    assert shown["currency"] == "EUR" and shown["points.min_redeem"] == "25"
+    assert shown["velocity.window_minutes"] == "0" and shown["rules_version"] == "1"
+    table = CliRunner().invoke(cli, ["settings", "show", "--db", db_url]).stdout
+    assert "points.min_redeem" in table and "(not set)" in table
+    again = CliRunner().invoke(cli, ["settings", "set", "currency", "EUR", "--db", db_url])
+    assert again.stdout == "nothing changed\n"
+    with opened(db_url) as database, database.reading() as conn:
+        log = read_changes(conn, 0, 100)["changes"]
+    assert [(c["key"], c["row"]) for c in log] == [
+        ("currency", ["currency", "EUR"]),
+        ("points.min_redeem", ["points.min_redeem", "25"]),
+        ("velocity.window_minutes", ["velocity.window_minutes", "0"]),
+        ("rules_version", ["rules_version", "1"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (("nope", "1"), "nope"),
+        (("phone_salt", "abcd"), "phone_salt"),
+        (("points.max_redeem_bp", "12000"), "points.max_redeem_bp"),
+        (("timezone", "Nowhere/Town"), "timezone"),
+        (("currency", "XYZ"), "currency"),
+        (("policy.redeem_uid_only", "maybe"), "policy.redeem_uid_only"),
+        (("velocity.max_sales", "many"), "velocity.max_sales"),
+        (("rules_version", "1"), "rules_version"),
+        (("offline.max_age_hours",), "offline.max_age_hours"),
+    ],
+)
+def test_settings_set_refuses_and_writes_nothing(
+    db_url: str, args: tuple[str, ...], key: str
+) -> None:
+    CliRunner().invoke(cli, ["settings", "set", "rules_version", "1", "--db", db_url])
+    before = _show(db_url)
+    result = CliRunner().invoke(cli, ["settings", "set", "currency", "USD", *args, "--db", db_url])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines()[0].startswith(f"error: {key}: ")
+    assert _show(db_url) == before
+    with opened(db_url) as database, database.reading() as conn:
+        assert current_cursor(conn) == 1  # the rules_version set above only
