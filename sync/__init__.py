@@ -9,6 +9,7 @@ Modules, each usable on its own:
 | :mod:`sync.enroll` | one-time code -> credential; server health and clock skew |
 | :mod:`sync.entities` | the synced tables, their keys and columns in wire order |
 | :mod:`sync.snapshot` | provisioning: streamed pages into a new database, swapped in |
+| :mod:`sync.snapshot_pages` | the snapshot's page reader thread (gzip pages, resumed if cut) |
 | :mod:`sync.provision` | enroll + snapshot in one call; the client of a provisioned terminal |
 | :mod:`sync.pull` | the delta puller: pages of changes and the cursor in one transaction |
 | :mod:`sync.push` | the outbox relay: sales pushed in batches, per-item results recorded |

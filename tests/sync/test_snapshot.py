@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -17,7 +14,7 @@ from offline_store.db import DB_FILENAME, open_db
 from sync.entities import ENTITIES
 from sync.http import SyncClient
 from sync.pull import get_cursor
-from sync.snapshot import _Page, load_snapshot
+from sync.snapshot import load_snapshot
 from terminal.bootstrap import bootstrap
 from tests.sync.conftest import FAST
 from tests.sync.scripted import Reply, Request, ScriptedServer, json_reply, ndjson_reply
@@ -160,16 +157,6 @@ def test_a_page_cut_off_in_its_gzip_trailer_is_asked_again_after_its_last_row(
     db.close()
 
 
-def test_a_stream_broken_after_the_next_line_resumes_after_the_last_row() -> None:
-    # every line of the page arrived, then the connection broke (say, in the gzip trailer)
-    page = _Page(ENTITIES["denylist"], None)
-    assert page.feed(b'["900021", null, "lost", "x"]\n["900022", null, "lost", "x"]\n') is None
-    assert page.feed(b'{"next": null}\n') is None  # held back: lines are handed over in blocks
-    block = page.cut()
-    assert block is not None and block.count(b"\n") == 2 and b"next" not in block
-    assert page.last_key == "900022"
-
-
 def test_re_provisioning_keeps_the_lanes_sales_and_outbox(tmp_path: Path, serve: Serve) -> None:
     server = serve(FakeSnapshotServer(dataset()))
     provision(server.url, tmp_path, settings={"terminal_id": "T1", "store_id": "S1"})
@@ -264,71 +251,3 @@ def test_a_failing_load_stops_its_page_reader_at_once(tmp_path: Path, serve: Ser
     assert db["members"].count == 3000  # the old database
     db.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]
-
-
-class StallingServer:
-    """Answers as ``route`` does, but sends only half of a ``stall`` entity's page, then waits.
-
-    A plain socket server: the scripted one cannot stop in the middle of a body.
-    ``stalled`` is set once the half page is sent.
-    """
-
-    def __init__(self, route: Callable[[Request], Reply], stall: str) -> None:
-        self.route = route
-        self.stall = stall
-        self.stalled = threading.Event()
-        self.release = threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rb") as rfile:
-            while line := rfile.readline():
-                while rfile.readline() not in (b"\r\n", b""):
-                    pass  # the headers
-                url = urlsplit(line.split()[1].decode())
-                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                reply = self.route(Request("GET", url.path, query, {}, b""))
-                head = [f"HTTP/1.1 {reply.status} OK"]
-                head += [f"{k}: {v}" for k, v in reply.headers.items()]
-                head += [f"Content-Length: {len(reply.body)}", "", ""]
-                stall = url.path.endswith("/" + self.stall)
-                body = reply.body[: len(reply.body) // 2] if stall else reply.body
-                conn.sendall("\r\n".join(head).encode() + body)
-                if stall:
-                    self.stalled.set()
-                    self.release.wait(60)
-                    return
-
-    def close(self) -> None:
-        self.release.set()
-        self.sock.close()
-
-
-def test_a_download_stalled_mid_page_is_interrupted_when_the_load_fails(tmp_path: Path) -> None:
-    server = StallingServer(FakeSnapshotServer(dataset(members=3000)), stall="members")
-    try:
-
-        def cancel(name: str, done: int, total: int) -> None:
-            if name == "offers":  # the entity before members
-                assert server.stalled.wait(10), "the reader never reached the members page"
-                raise RuntimeError("cancelled by the technician")
-
-        started = time.monotonic()
-        with pytest.raises(RuntimeError, match="cancelled"):
-            provision(server.url, tmp_path, progress=cancel)
-        # the page's read timeout is 120 s: the reader was interrupted, not timed out
-        assert time.monotonic() - started < 4
-        assert live_readers() == []
-        assert list(tmp_path.iterdir()) == []
-    finally:
-        server.close()
