@@ -42,8 +42,6 @@ class AppActions:
     lang: Lang
     currency: Currency
     checkout_screen: CheckoutScreen
-    manager_screen: ManagerScreen
-    technician_screen: TechnicianScreen
     basket_view: BasketView | None
     manager_view: ManagerView | None
     products_state: tuple[str, list[ProductView], bool]
@@ -76,6 +74,14 @@ class AppActions:
         raise NotImplementedError
 
     def switch(self, screen: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def manager_screen(self) -> ManagerScreen:
+        raise NotImplementedError
+
+    @property
+    def technician_screen(self) -> TechnicianScreen:
         raise NotImplementedError
 
     def refresh_status(self, *_: Any) -> None:

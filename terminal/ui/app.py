@@ -81,6 +81,7 @@ class ClubTerminalApp(AppActions, App):
         self.sync: SyncPanel | None = None
         self.cards: list[demo_cards.DemoCard] = []
         self.sm: Any = None  # the ScreenManager, built by rebuild()
+        self._screens: dict[str, Any] = {}  # manager, technician: built when first shown
         self.readers_setting = ",".join(options.readers)
         self.test_read_pending = False
         self.ready = False
@@ -178,17 +179,8 @@ class ClubTerminalApp(AppActions, App):
         self.root_box.add_widget(self._top_bar())
         self.sm = ScreenManager(transition=NoTransition())
         self.checkout_screen = CheckoutScreen(self, self.currency, self.compact)
-        self.manager_screen = ManagerScreen(self, self.currency, self.compact)
-        kiosk = {
-            "fullscreen": "yes" if self.options.fullscreen else "no",
-            "window": f"{Window.width}x{Window.height}",
-            "readers": self.readers_setting,
-            "data_dir": str(self.options.data_dir),
-        }
-        self.technician_screen = TechnicianScreen(self, kiosk)
-        for screen in (self.checkout_screen, self.manager_screen, self.technician_screen):
-            self.sm.add_widget(screen)
-        self.sm.current = previous
+        self.sm.add_widget(self.checkout_screen)
+        self._screens = {}
         self.root_box.add_widget(self.sm)
         self.status_bar = StatusBar()
         self.root_box.add_widget(self.status_bar)
@@ -197,9 +189,39 @@ class ClubTerminalApp(AppActions, App):
             self.checkout_screen.products.show_products(*self.products_state)
         if self.basket_view is not None:
             self.checkout_screen.render(self.basket_view)
-        if self.manager_view is not None:
-            self.manager_screen.render(self.manager_view)
+        if previous != "checkout":
+            self.switch(previous)
         self._show_status()
+
+    @property
+    def manager_screen(self) -> ManagerScreen:
+        screen: ManagerScreen | None = self._screens.get("manager")
+        if screen is None:
+            screen = ManagerScreen(self, self.currency, self.compact)
+            self._add_screen(screen)
+            if self.manager_view is not None:
+                screen.render(self.manager_view)
+        return screen
+
+    @property
+    def technician_screen(self) -> TechnicianScreen:
+        screen: TechnicianScreen | None = self._screens.get("technician")
+        if screen is None:
+            kiosk = {
+                "fullscreen": "yes" if self.options.fullscreen else "no",
+                "window": f"{Window.width}x{Window.height}",
+                "readers": self.readers_setting,
+                "data_dir": str(self.options.data_dir),
+            }
+            screen = TechnicianScreen(self, kiosk)
+            self._add_screen(screen)
+            self._show_technician_status(screen)
+        return screen
+
+    def _add_screen(self, screen: Any) -> None:
+        """A screen built on first use (the checkout is the one a lane shows all day)."""
+        self._screens[str(screen.name)] = screen
+        self.sm.add_widget(screen)
 
     def _top_bar(self) -> Any:
         lang = self.lang
@@ -263,9 +285,11 @@ class ClubTerminalApp(AppActions, App):
         self.set_language("en" if self.lang.rtl else "fa")
 
     def switch(self, screen: str) -> None:
-        self.sm.current = screen
-        if screen == "technician":
+        if screen == "manager":
+            _ = self.manager_screen  # built now if it was not
+        elif screen == "technician":
             self.technician_screen.show_readers(self.reader_states)
+        self.sm.current = screen
 
     # -- rendering -----------------------------------------------------------
 
@@ -291,12 +315,17 @@ class ClubTerminalApp(AppActions, App):
 
     def _show_status(self) -> None:
         self.status_bar.show(self.reader_states, self.sync, datetime.now(UTC))
+        technician = self._screens.get("technician")
+        if technician is not None:
+            self._show_technician_status(technician)
+
+    def _show_technician_status(self, screen: TechnicianScreen) -> None:
         if self.sync is not None:
             from terminal.ui.statusbar import sync_line
 
             line, _ = sync_line(self.lang, self.sync, datetime.now(UTC))
-            self.technician_screen.show_sync(self.sync, line)
-        self.technician_screen.show_readers(self.reader_states)
+            screen.show_sync(self.sync, line)
+        screen.show_readers(self.reader_states)
 
     def reader_state_map(self) -> dict[str, tuple[str, str]]:
         return dict(self.reader_states)

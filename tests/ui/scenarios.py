@@ -221,6 +221,11 @@ def technician_test_read(app: Any, result: dict[str, Any]) -> Iterator[Step]:
         result[card] = texts("tech-test-result")[0]
     result["member_after"] = app.basket_view.member if app.basket_view else None
     result["screen"] = app.sm.current
+    yield placed("lang-fa")
+    tap("lang-fa")  # the language, from the technician screen: it stays open, in Persian
+    yield lambda: app.lang.code == "fa"
+    yield placed("tech-test-read")
+    result["after_language"] = [app.sm.current, texts("tech-test-read")[0]]
 
 
 def main_thread_io_is_seen(app: Any, result: dict[str, Any]) -> Iterator[Step]:

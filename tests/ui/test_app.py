@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from terminal.ui.catalog import EN
+from terminal.ui.catalog import EN, FA
 from terminal.verifier import REASON_TEXT, RejectReason
 from tests.ui.conftest import run_scenario
 
@@ -118,6 +118,7 @@ def test_technician_test_read_names_the_card_and_sells_nothing(
     assert "signed" in result["platinum"]  # the demo cards are signed, not UID-only
     assert result["revoked"].endswith(REASON_TEXT[RejectReason.REVOKED][0])
     assert result["member_after"] is None  # a test read identifies no customer
+    assert result["after_language"] == ["technician", FA["tech.test_read"]]
     db = sqlite_utils.Database(demo_store / "terminal.db")
     assert db.execute("SELECT count(*) FROM sales").fetchone()[0] == 0
 
