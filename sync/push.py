@@ -31,6 +31,7 @@ from typing import Any
 import sqlite_utils
 
 from clubcore.errors import ClubError, ProtocolError
+from offline_store.outbox import outbox_counts
 from sync.http import SyncClient
 
 __all__ = [
@@ -72,15 +73,6 @@ class PendingEntry:
     kind: str
     payload: str
     member_no: str | None = None
-
-
-def outbox_counts(db: sqlite_utils.Database) -> tuple[int, int]:
-    """``(pending, refused)`` outbox entries."""
-    row = db.execute(
-        "SELECT COALESCE(SUM(refused_at IS NULL), 0), COALESCE(SUM(refused_at IS NOT NULL), 0) "
-        "FROM outbox WHERE sent_at IS NULL"
-    ).fetchone()
-    return int(row[0]), int(row[1])
 
 
 def pending_entries(db: sqlite_utils.Database, limit: int = MAX_BATCH) -> list[PendingEntry]:

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from clubcore.errors import CardRejectedError, SaleStateError
+from clubcore.demo_rows import TIER_WEIGHTS
+from clubcore.errors import CardRejectedError, ConfigError, SaleStateError
 from offline_store import members
 from offline_store.db import DB_FILENAME
 from offline_store.reports import daily_report
@@ -50,6 +51,10 @@ def demo_data_command(
     cards; offers; manager PIN 1234 and technician PIN 4321.
     """
     data_dir = ctx.obj["data_dir"]
+    if members < len(TIER_WEIGHTS):
+        raise ConfigError(
+            "--members", f"at least {len(TIER_WEIGHTS)}: a member of each tier for the demo cards"
+        )
     if force and (data_dir / DB_FILENAME).exists():
         for suffix in ("", "-wal", "-shm"):
             (data_dir / (DB_FILENAME + suffix)).unlink(missing_ok=True)

@@ -88,6 +88,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "products": db["products"].count,
             "sales": db["sales"].count,
             "outbox_pending": outbox.pending_count(db),
+            "outbox_refused": outbox.outbox_counts(db)[1],
             "checked_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
     if as_json:

@@ -307,7 +307,8 @@ class UISession:
     def health(self, reader_states: Mapping[str, str]) -> list[HealthCheck]:
         """Database integrity, readers, outbox backlog and store data."""
         result = str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
-        pending = self.sync_panel().status.pending
+        status = self.sync_panel().status
+        pending = status.pending
         bad = {path: state for path, state in reader_states.items() if state != "ready"}
         products = int(self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0])
         return [
@@ -318,6 +319,7 @@ class UISession:
                 ", ".join(f"{p}: {s}" for p, s in (bad or reader_states).items()) or "-",
             ),
             HealthCheck("tech.check.outbox", pending < 1000, str(pending)),
+            HealthCheck("tech.check.refused", status.refused == 0, str(status.refused)),
             HealthCheck("tech.check.data", products > 0, f"{products} products"),
         ]
 

@@ -15,7 +15,7 @@ from typing import Protocol
 import sqlite_utils
 
 from offline_store.catalog import get_setting
-from offline_store.outbox import pending_count
+from offline_store.outbox import outbox_counts
 
 __all__ = ["SERVER_URL_SETTING", "LocalSyncStatus", "SyncPanel", "SyncStatusView", "local_status"]
 
@@ -33,6 +33,9 @@ class SyncStatusView(Protocol):
     def pending(self) -> int: ...
 
     @property
+    def refused(self) -> int: ...  # sales the server refused, kept aside
+
+    @property
     def last_success(self) -> datetime | None: ...
 
     @property
@@ -45,6 +48,7 @@ class LocalSyncStatus:
 
     online: bool | None = None
     pending: int = 0
+    refused: int = 0
     last_success: datetime | None = None
     offline_since: datetime | None = None
 
@@ -62,7 +66,8 @@ class SyncPanel:
 
 def local_status(db: sqlite_utils.Database) -> LocalSyncStatus:
     """The outbox backlog, with connectivity unknown."""
-    return LocalSyncStatus(pending=pending_count(db))
+    pending, refused = outbox_counts(db)
+    return LocalSyncStatus(pending=pending, refused=refused)
 
 
 def provisioned_url(db: sqlite_utils.Database) -> str:

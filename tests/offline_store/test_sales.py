@@ -96,3 +96,15 @@ def test_kill_9_inside_the_transaction_keeps_committed_and_loses_uncommitted(
     assert db.execute("SELECT COUNT(DISTINCT sale_id) FROM points_ledger").fetchone()[0] == 1
     assert db["sale_lines"].count == 1
     db.close()
+
+
+def test_refused_outbox_entries_are_neither_pending_nor_sent(terminal: Terminal) -> None:
+    outbox_counts, pending_count = outbox.outbox_counts, outbox.pending_count
+    for _ in range(3):
+        checkout = terminal.checkout()
+        checkout.add("P000001")
+        checkout.complete()
+    assert outbox_counts(terminal.db) == (3, 0) and pending_count(terminal.db) == 3
+    key = terminal.db.execute("SELECT idempotency_key FROM outbox LIMIT 1").fetchone()[0]
+    terminal.db.execute("UPDATE outbox SET refused_at = 'x' WHERE idempotency_key = ?", [key])
+    assert outbox_counts(terminal.db) == (2, 1) and pending_count(terminal.db) == 2

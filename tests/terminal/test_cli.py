@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import pytest
+import sqlite_utils
 from click.testing import CliRunner, Result
 
 from terminal.cli import cli
@@ -193,3 +194,19 @@ def test_pin_set_then_use_it_and_bad_pins_are_refused(seeded: Path) -> None:
     void = run(seeded, "void", sale["sale_id"], "--pin", "86420", "--json")
     assert void.exit_code == 0, void.output
     assert json.loads(void.stdout)["sale"]["staff_id"] == "m2"
+
+
+def test_status_counts_refused_sales_apart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    few = run(data_dir, "demo-data", "--members", "4", "--products", "60")
+    assert few.exit_code == 1 and "--members: at least 5" in few.stderr
+    assert not (data_dir / "terminal.db").exists() or sale_count(data_dir) == 0
+    assert run(data_dir, "demo-data", "--members", "5", "--products", "60").exit_code == 0
+    for _ in range(2):
+        assert run(data_dir, "sale", "--item", "P000001").exit_code == 0
+    db = sqlite_utils.Database(data_dir / "terminal.db")
+    db.execute("UPDATE outbox SET refused_at = 'x' WHERE seq = (SELECT min(seq) FROM outbox)")
+    db.conn.commit()
+    db.close()
+    info = json.loads(run(data_dir, "status", "--json").stdout)
+    assert (info["outbox_pending"], info["outbox_refused"]) == (1, 1)

@@ -127,3 +127,24 @@ def test_fit_cuts_no_more_than_it_must() -> None:
         more = next(n for n in range(kept + 1, len(text)) if text[n - 1] != " ")
         longer = text[:more].rstrip() + "…"
         assert _width(longer) > width, (width, drawn)
+
+
+def test_the_status_line_warns_of_sales_the_server_refused() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from terminal.ui.status import LocalSyncStatus, SyncPanel
+    from terminal.ui.statusbar import sync_line
+
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def line(code: str, refused: int) -> tuple[str, bool]:
+        status = LocalSyncStatus(
+            online=True, pending=2, refused=refused, last_success=now - timedelta(minutes=3)
+        )
+        return sync_line(Lang(code), SyncPanel(status, True, "https://club", "T1", "S1"), now)
+
+    assert line("en", 0) == ("Online – 2 sales waiting to sync – Last sync 3 min ago", False)
+    text, warn = line("en", 1)
+    assert warn and text.endswith("1 refused by the club server: call support")
+    text, warn = line("fa", 12)
+    assert warn and FA["status.refused"].format(n="۱۲") in text
