@@ -163,6 +163,8 @@ def member_rows(
     rand = rng.random
     for index, number in enumerate(member_numbers(count)):
         tier = tiers[bisect(thresholds, rand())] if index else "basic"
+        if index < len(tiers):  # the first members cover every tier (one demo card each)
+            tier = tiers[index]
         name = f"{FIRST_NAMES[index % len(FIRST_NAMES)]} {chr(65 + int(rand() * 26))}."
         segments = ",".join(s for s in SEGMENTS if rand() < 0.1)
         phone_key = e164_lookup_key(f"+98912{index:07d}", salt)
