@@ -47,6 +47,14 @@ TIERS = [
     ("vip", "VIP", 5, 0, 25_000, False, ["Best prices", "2.5x points", "Personal offers"]),
 ]
 TIER_WEIGHTS = {"basic": 60, "silver": 25, "gold": 10, "platinum": 4, "vip": 1}
+#: a demo member's 12-month spend lies in their tier's band (VIP is club-assigned: any)
+SPEND_BANDS = {
+    "basic": (0, 20_000_000),
+    "silver": (20_000_000, 60_000_000),
+    "gold": (60_000_000, 150_000_000),
+    "platinum": (150_000_000, 250_000_000),
+    "vip": (0, 250_000_000),
+}
 SEGMENTS = ["new", "family", "winback", "student"]
 
 CATEGORIES = {
@@ -168,7 +176,8 @@ def member_rows(
         name = f"{FIRST_NAMES[index % len(FIRST_NAMES)]} {chr(65 + int(rand() * 26))}."
         segments = ",".join(s for s in SEGMENTS if rand() < 0.1)
         phone_key = e164_lookup_key(f"+98912{index:07d}", salt)
-        points, spend = int(rand() * 20_000), int(rand() * 200_000_000)
+        low, high = SPEND_BANDS[tier]
+        points, spend = int(rand() * 20_000), low + int(rand() * (high - low))
         yield (
             (number, name, tier, segments, phone_key, points, spend, "active", stamp),
             (str(index + 1), f"04{index:012X}", number, "uid-only", None, stamp),

@@ -10,6 +10,7 @@ from kivy.graphics import Color, Ellipse, Line, Rectangle
 from kivy.metrics import dp, sp
 from kivy.uix.widget import Widget
 
+from terminal.ui.i18n import SEP
 from terminal.ui.widgets import COLORS, SLabel, current_lang
 
 __all__ = ["Bar", "BarChart", "PieChart"]
@@ -69,7 +70,8 @@ class PieChart(Widget):
         total = sum(max(v, 0) for _, v, _ in parts) or 1
         self.legend = [
             SLabel(
-                f"■ {label}: {value_text(value)} ({current_lang().percent(value / total)})",
+                # no parentheses: beside a Latin "M" they come out mirrored in Persian
+                f"■ {label}: {current_lang().percent(value / total)}{SEP}{value_text(value)}",
                 font_size=sp(13),
                 color=color,
             )

@@ -198,7 +198,7 @@ class ManagerScreen(Screen):
         for title, chart in (
             (lang.t("manager.by_hour"), BarChart(by_hour, short)),
             (lang.t("manager.by_tier"), BarChart(by_tier, short)),
-            (lang.t("manager.member_vs"), PieChart(pie, money)),
+            (lang.t("manager.member_vs"), PieChart(pie, short)),
         ):
             box = Panel(orientation="vertical", padding=dp(4))
             box.add_widget(_section(title))
