@@ -37,9 +37,17 @@ from sqlalchemy import Connection, select
 
 from club_server.clock import iso
 from club_server.schema import flags, sales, settings
+from clubcore.errors import NotFoundError
 from clubcore.sale import Sale, SaleKind
 
-__all__ = ["VELOCITY_DEFAULTS", "VelocityLimits", "add_flag", "flag_velocity", "list_flags"]
+__all__ = [
+    "VELOCITY_DEFAULTS",
+    "VelocityLimits",
+    "add_flag",
+    "flag_velocity",
+    "list_flags",
+    "resolve_flags",
+]
 
 
 def add_flag(
@@ -75,6 +83,29 @@ def list_flags(
     if kind is not None:
         query = query.where(flags.c.kind == kind)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def resolve_flags(conn: Connection, flag_ids: Sequence[int], now: datetime) -> int:
+    """Mark open flags resolved (in the caller's transaction); all of them or none.
+
+    Raises:
+        NotFoundError: an id that is no flag, or a flag already resolved.
+    """
+    wanted = sorted(set(flag_ids))
+    rows = conn.execute(
+        select(flags.c.flag_id, flags.c.resolved_at).where(flags.c.flag_id.in_(wanted))
+    ).all()
+    found = {int(row.flag_id): row.resolved_at for row in rows}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise NotFoundError(f"no flag {', '.join(map(str, missing))}")
+    done = [i for i in wanted if found[i] is not None]
+    if done:
+        raise NotFoundError(
+            f"flag {', '.join(map(str, done))} is already resolved", hint="club-server flags --all"
+        )
+    conn.execute(flags.update().where(flags.c.flag_id.in_(wanted)).values(resolved_at=iso(now)))
+    return len(wanted)
 
 
 #: setting -> default: more than ``max_sales`` in ``window_minutes``; two stores within

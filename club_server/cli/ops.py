@@ -21,7 +21,7 @@ from club_server.cli.base import (
 )
 from club_server.clock import utc_now
 from club_server.demo import DEMO_STORE, seed
-from club_server.flags import list_flags
+from club_server.flags import list_flags, resolve_flags
 from club_server.reports import store_daily_report
 from club_server.tiers import recompute
 from clubcore.money import CURRENCIES, Currency, format_amount
@@ -163,6 +163,22 @@ def flags(include_resolved: bool, kind: str | None, db_url: str | None, as_json:
         )
     if not rows:
         click.echo("no open flags")
+
+
+@cli.group("flag")
+def flag_group() -> None:
+    """One flag: mark it resolved once looked at."""
+
+
+@flag_group.command("resolve")
+@click.argument("flag_ids", nargs=-1, required=True, type=int)
+@db_option
+@handle_errors
+def flag_resolve(flag_ids: tuple[int, ...], db_url: str | None) -> None:
+    """Mark open flags resolved (ids from `club-server flags`); an unknown id changes nothing."""
+    with opened(db_url) as database, database.writing() as conn:
+        count = resolve_flags(conn, flag_ids, utc_now())
+    click.echo(f"resolved {count} flag{'s' if count != 1 else ''}")
 
 
 @cli.group("tiers")

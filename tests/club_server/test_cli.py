@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,26 @@ def test_settings_set_refuses_and_writes_nothing(
     assert _show(db_url) == before
     with opened(db_url) as database, database.reading() as conn:
         assert current_cursor(conn) == 1  # the rules_version set above only
+
+
+def test_flags_are_resolved_by_id_all_or_nothing(run: Any, tmp_path: Path) -> None:
+    from club_server.db import open_database
+    from club_server.flags import add_flag
+
+    run("demo-data", "--members", "20", "--products", "10")
+    database = open_database(f"sqlite:///{tmp_path / 'data' / 'club.db'}")
+    with database.writing() as conn:
+        for member in ("1000000008", "1000000016"):
+            add_flag(conn, "velocity", member, "21 sales in 10 min", datetime.now(UTC))
+    database.dispose()
+    ids = [row["flag_id"] for row in json.loads(run("flags", "--json").output)]
+    assert len(ids) == 2
+    missing = run("flag", "resolve", str(ids[0]), "999", ok=False)
+    assert missing.exit_code == 1 and "error: no flag 999" in missing.output
+    assert len(json.loads(run("flags", "--json").output)) == 2  # nothing resolved
+    assert "resolved 1 flag" in run("flag", "resolve", str(ids[0])).output
+    again = run("flag", "resolve", str(ids[0]), str(ids[1]), ok=False)
+    assert again.exit_code == 1 and "already resolved" in again.output
+    assert [r["flag_id"] for r in json.loads(run("flags", "--json").output)] == [ids[1]]
+    resolved = json.loads(run("flags", "--all", "--json").output)
+    assert [r["flag_id"] for r in resolved if r["resolved_at"]] == [ids[0]]
