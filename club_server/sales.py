@@ -36,9 +36,9 @@ from club_server.flags import add_flag, flag_velocity
 from club_server.schema import members, points_ledger, sales, settings, tiers
 from club_server.terminals import TerminalRecord
 from club_server.tiers import apply_spend
-from clubcore.errors import FormatError
+from clubcore.errors import ConfigError, FormatError
 from clubcore.money import BP_ONE
-from clubcore.points import LedgerKind, PointsPolicy
+from clubcore.points import POLICY_SETTINGS, LedgerKind, PointsPolicy, policy_from_settings
 from clubcore.sale import Sale, SaleKind, check_arithmetic, check_points, check_return
 
 __all__ = ["MAX_SALES", "push_sales"]
@@ -234,29 +234,15 @@ class _Checker:
             self.returns.setdefault(sale.ref_sale_id, []).append(sale)
 
 
-_RULE_KEYS = (
-    "rules_version",
-    "points.earn_per_amount",
-    "points.point_value",
-    "points.max_redeem_bp",
-    "points.min_redeem",
-)
+_RULE_KEYS = ("rules_version", *POLICY_SETTINGS)
 
 
 def _rules(values: Mapping[str, str]) -> tuple[int | None, PointsPolicy | None]:
     """The rules version and points policy, with the lane's defaults for missing settings."""
-    defaults = PointsPolicy()
     try:
-        version = int(values.get("rules_version", 0))
-        policy = PointsPolicy(
-            earn_per_amount=int(values.get("points.earn_per_amount", defaults.earn_per_amount)),
-            point_value=int(values.get("points.point_value", defaults.point_value)),
-            max_redeem_bp=int(values.get("points.max_redeem_bp", defaults.max_redeem_bp)),
-            min_redeem=int(values.get("points.min_redeem", defaults.min_redeem)),
-        )
-    except ValueError:
+        return int(values.get("rules_version", 0)), policy_from_settings(values)
+    except (ValueError, ConfigError):
         return None, None  # a lane refuses such settings too: no sale can be priced under them
-    return version, policy
 
 
 def _stored_sales(conn: Connection, sale_ids: list[str]) -> dict[str, Sale]:

@@ -16,12 +16,21 @@ policy's remaining allowance).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
-from clubcore.errors import RedemptionError
+from clubcore.errors import ConfigError, RedemptionError
 from clubcore.money import BP_ONE, percent_of
 
-__all__ = ["LedgerKind", "PointsPolicy", "max_redeemable", "points_earned", "redemption_discount"]
+__all__ = [
+    "POLICY_SETTINGS",
+    "LedgerKind",
+    "PointsPolicy",
+    "max_redeemable",
+    "points_earned",
+    "policy_from_settings",
+    "redemption_discount",
+]
 
 
 class LedgerKind(enum.StrEnum):
@@ -54,6 +63,35 @@ class PointsPolicy:
             raise ValueError("max_redeem_bp must be within 0..10000")
         if self.min_redeem < 1:
             raise ValueError("min_redeem must be at least 1")
+
+
+#: the club settings that make up a :class:`PointsPolicy` (``points.<field>``)
+POLICY_SETTINGS: tuple[str, ...] = tuple(f"points.{f.name}" for f in fields(PointsPolicy))
+
+
+def policy_from_settings(values: Mapping[str, str | None]) -> PointsPolicy:
+    """The points policy from the club's settings (text); a missing key takes the default.
+
+    The lane (``offline_store.catalog.load_rules``) and the club server's sale
+    checks read the same settings through this.
+
+    Raises:
+        ConfigError: a value is not a whole number (named by its key), or out
+            of range (key ``points``).
+    """
+    numbers: dict[str, int] = {}
+    for key in POLICY_SETTINGS:
+        raw = values.get(key)
+        if raw is None:
+            continue
+        try:
+            numbers[key.removeprefix("points.")] = int(raw)
+        except ValueError:
+            raise ConfigError(key, f"must be a whole number, not {raw!r}") from None
+    try:
+        return PointsPolicy(**numbers)
+    except ValueError as exc:
+        raise ConfigError("points", str(exc)) from exc
 
 
 def points_earned(paid: int, multiplier_bp: int, policy: PointsPolicy) -> int:

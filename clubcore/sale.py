@@ -345,9 +345,9 @@ def check_return(ret: Sale, original: Sale, earlier: Sequence[Sale]) -> list[str
     order). As the lane records them (``terminal/refunds.py``):
 
     - ``original`` is a sale (not a return) of the same member and currency;
-    - each line is a line of the original, with its SKU and unit prices (their
-      the lane negates the quantity), and the quantity returned by
-      ``earlier`` and ``ret`` together stays within the original's;
+    - each line is a line of the original, with its SKU and unit prices and
+      a negated quantity, and the quantity returned by ``earlier`` and ``ret``
+      together stays within the original's;
     - a void is the first return of its sale and gives back its whole subtotal;
     - points discount, points earned and points redeemed are the original's
       shared out by the cumulative refunded base: moving it from ``before`` to

@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from clubcore.errors import ConfigError, UnknownProductError
-from clubcore.points import PointsPolicy
+from clubcore.points import POLICY_SETTINGS, policy_from_settings
 from clubcore.pricing import Offer, ProductPricing, RuleSet
 from clubcore.tiers import Tier
 
@@ -82,16 +82,7 @@ def load_rules(db: sqlite_utils.Database) -> RuleSet:
     Raises:
         ConfigError: a points setting is malformed or out of range.
     """
-    defaults = PointsPolicy()
-    try:
-        policy = PointsPolicy(
-            earn_per_amount=_int_setting(db, "points.earn_per_amount", defaults.earn_per_amount),
-            point_value=_int_setting(db, "points.point_value", defaults.point_value),
-            max_redeem_bp=_int_setting(db, "points.max_redeem_bp", defaults.max_redeem_bp),
-            min_redeem=_int_setting(db, "points.min_redeem", defaults.min_redeem),
-        )
-    except ValueError as exc:
-        raise ConfigError("points", str(exc)) from exc
+    policy = policy_from_settings({key: get_setting(db, key) for key in POLICY_SETTINGS})
     return RuleSet(
         version=_int_setting(db, "rules_version", 0),
         tiers=load_tiers(db),

@@ -1,4 +1,4 @@
-"""Offers in the cache and their translations."""
+"""Offers in the cache and their translations; the rule set from settings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 import pytest
 
 from clubcore.demo_rows import member_number
-from offline_store.catalog import offer_texts, offers_for
+from clubcore.errors import ConfigError
+from offline_store.catalog import load_rules, offer_texts, offers_for, put_settings
 from terminal.bootstrap import Terminal
 
 
@@ -38,3 +39,11 @@ def test_a_malformed_translation_does_not_hide_the_offer(terminal: Terminal) -> 
     terminal.db.execute("UPDATE offers SET texts = '{broken' WHERE offer_id = 'BDAY-0'")
     offers = {o.offer_id: o for o in offers_for(terminal.db, member_number(0), terminal.clock())}
     assert offers["BDAY-0"].text_in("fa") == ("Happy birthday!", "20% off all bakery today")
+
+
+def test_the_lane_reads_its_rules_through_it(terminal: Terminal) -> None:
+    put_settings(terminal.db, {"points.point_value": "250"})
+    assert load_rules(terminal.db).points.point_value == 250
+    put_settings(terminal.db, {"points.point_value": "lots"})
+    with pytest.raises(ConfigError, match="must be a whole number"):
+        load_rules(terminal.db)
