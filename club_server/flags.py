@@ -37,6 +37,7 @@ from sqlalchemy import Connection, select
 
 from club_server.clock import iso
 from club_server.schema import flags, sales, settings
+from club_server.settings import SETTINGS
 from clubcore.errors import NotFoundError
 from clubcore.sale import Sale, SaleKind
 
@@ -132,11 +133,12 @@ class VelocityLimits:
         rows = dict(conn.execute(query.where(settings.c.key.in_(VELOCITY_DEFAULTS))).all())
         values = {}
         for key, default in VELOCITY_DEFAULTS.items():
+            parse = SETTINGS[key].parse  # what `club-server settings set` accepts
+            assert parse is not None
             try:
-                values[key] = int(rows.get(key, default))
+                values[key] = int(parse(str(rows[key]))) if key in rows else default
             except ValueError:
                 values[key] = default
-            values[key] = values[key] if 0 <= values[key] <= 100_000 else default
         return cls(
             values["velocity.max_sales"],
             timedelta(minutes=values["velocity.window_minutes"]),
