@@ -361,3 +361,21 @@ def test_one_card_in_two_stores_within_minutes_is_flagged(
     [flag] = flags_of(demo, "store-hop")
     assert (flag["subject"], flag["sale_id"]) == (member, results[0]["sale_id"])
     assert flag["detail"].startswith("used in store-2 and demo-store 3 minutes apart (limit 5)")
+
+
+def test_velocity_limits_take_the_default_for_a_malformed_setting(demo: Database) -> None:
+    from club_server.flags import VELOCITY_DEFAULTS, VelocityLimits
+
+    with demo.writing() as conn:
+        put_settings(
+            conn,
+            {
+                "velocity.max_sales": " 7 ",
+                "velocity.window_minutes": "many",
+                "velocity.store_hop_minutes": "200000",
+            },
+        )
+        limits = VelocityLimits.load(conn)
+    assert limits.max_sales == 7
+    assert limits.window == timedelta(minutes=VELOCITY_DEFAULTS["velocity.window_minutes"])
+    assert limits.store_hop == timedelta(minutes=VELOCITY_DEFAULTS["velocity.store_hop_minutes"])
