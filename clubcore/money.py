@@ -59,6 +59,11 @@ class Currency:
     display_divisor: int = 1
     display_symbol: str = ""
 
+    @property
+    def whole_unit(self) -> int:
+        """Minor units in one whole display unit (toman: 10 rial; euro: 100 cents)."""
+        return int(10**self.minor_digits * self.display_divisor)
+
     def to_display(self, amount: int) -> str:
         """Format ``amount`` (minor units) in display units with digit grouping."""
         return format_amount(amount, self)
@@ -80,7 +85,7 @@ def format_amount(amount: int, currency: Currency) -> str:
     """
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
-    scale = 10**currency.minor_digits * currency.display_divisor
+    scale = currency.whole_unit
     digits = currency.minor_digits + len(str(currency.display_divisor)) - 1
     whole, frac = divmod(amount, scale)
     text = f"{whole:,}"

@@ -117,7 +117,7 @@ class MemberPanel(Panel):
         if member.next_tier:
             tier = lang.t_or(f"tier.{member.next_tier}", member.next_tier_name)
             # whole display units, rounded up: "11,960,310 toman more", not "...309.4"
-            unit = 10**self.currency.minor_digits * self.currency.display_divisor
+            unit = self.currency.whole_unit
             to_next = -(-member.to_next // unit) * unit
             progress = lang.t(
                 "member.progress", amount=lang.money(to_next, self.currency), tier=tier

@@ -112,20 +112,19 @@ class SLabel(Label):
         lang = self.lang
         start, end = ("right", "left") if lang.rtl else ("left", "right")
         self.halign = {"start": start, "end": end}.get(self.align, "center")
+        width = max(self.width - 2 * self.padding[0], dp(20))
+        font_size, bold = self.font_size, self.bold
+
+        def measured(text: str) -> float:
+            return measure(text, font_size, bold)
+
+        self.shorten = False  # Lang.wrap / Lang.fit do it, in logical order
         if self.wrap:
-            width = max(self.width - 2 * self.padding[0], dp(20))
-            self.text = lang.wrap(
-                self.logical, width, lambda s: measure(s, self.font_size, self.bold)
-            )
+            self.text = lang.wrap(self.logical, width, measured)
             self.text_size = (self.width - 2 * self.padding[0], None)
-            self.shorten = False
         else:
-            width = max(self.width - 2 * self.padding[0], dp(20))
-            self.text = lang.fit(
-                self.logical, width, lambda s: measure(s, self.font_size, self.bold)
-            )
+            self.text = lang.fit(self.logical, width, measured)
             self.text_size = self.size
-            self.shorten = False
 
 
 class SButton(Button):
