@@ -171,7 +171,7 @@ class ManagerScreen(Screen):
             return str(lang.money(amount, self.currency))
 
         def short(amount: int) -> str:
-            return _compact(lang, amount // self.currency.display_divisor)
+            return _compact(lang, amount // self.currency.whole_unit)
 
         hours = {int(h["hour"]): int(h["total"]) for h in report.by_hour}
         span = range(min(hours, default=8), max(hours, default=20) + 1)
