@@ -44,7 +44,6 @@ import contextlib
 import os
 import queue
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -79,7 +78,7 @@ from terminal.demo_data import member_number, seed
 from terminal.readers import open_reader
 from terminal.readers.base import CardKind, CardRead, Reader, ReaderEvent, ReaderState, ReaderStatus
 from terminal.verifier import Identification, Strength, identify
-from tests.pcsc_stack import VPCD_DRIVER, pcscd_answers, port_open, vpcd_configured
+from tests.pcsc_stack import Pcscd, PcscdError, pcscd_missing
 from tests.readers.vpcd import PORT_01, Ntag215
 
 #: vpcd's second reader (cards connect to PORT_01): the reader tests insert their
@@ -235,54 +234,6 @@ def running(reader: Reader, sink: VerifyingSink) -> Iterator[Reader]:
 
 def _ms(seconds: float) -> float:
     return seconds * 1000
-
-
-# -- pcscd ----------------------------------------------------------------------
-
-
-class Pcscd:
-    """pcscd for the benchmark: an already running one is used and left alone;
-    otherwise ``pcscd --foreground`` is started here and stopped by :meth:`stop`.
-    (The test suite's probes from tests/pcsc_stack.py; no pytest failures here.)"""
-
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.external = False
-
-    @staticmethod
-    def missing() -> str | None:
-        """Why pcscd with vpcd cannot be used here, or None."""
-        if shutil.which("pcscd") is None or not VPCD_DRIVER.exists() or not vpcd_configured():
-            return "pcscd and vsmartcard-vpcd are not installed (apt install pcscd vsmartcard-vpcd)"
-        return None
-
-    def start(self, timeout: float = 15.0) -> None:
-        if pcscd_answers():
-            self.external = True
-            return
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                ["pcscd", "--foreground"], stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout
-        while not (pcscd_answers() and port_open(PORT_01)):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                tail = self.log_path.read_text(errors="replace")[-1500:]
-                self.stop()
-                raise BenchmarkError(f"pcscd did not come up; its log ends:\n{tail}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 class ReaderWatch:
@@ -631,14 +582,17 @@ def run(args: argparse.Namespace, tmp: Path, result: dict[str, Any]) -> list[str
         pcsc_read: CardRead | None = None
         pcsc: dict[str, Any] = {"reader": READER, "card": "NTAG215 (tests.readers.vpcd)"}
         result["pcsc_ntag215"] = pcsc
-        why_not = Pcscd.missing()
+        why_not = pcscd_missing()
         if why_not is not None:
             pcsc["skipped"] = why_not
             phases = [p for p in phases if not p.startswith("pcsc")]
         else:
-            daemon = Pcscd(tmp / "pcscd.log")
+            daemon = Pcscd(tmp / "pcscd.log", verbose=False, port=PORT_01)
             try:
-                daemon.start()
+                try:
+                    daemon.start()
+                except PcscdError as exc:
+                    raise BenchmarkError(str(exc)) from None
                 pcsc["pcscd"] = "already running (left alone)" if daemon.external else "started"
                 for read_size, reads in ((16, args.reads), (4, args.short_page_reads)):
                     until = _share(deadline, len(phases))

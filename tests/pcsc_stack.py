@@ -26,9 +26,11 @@ __all__ = [
     "READER",
     "VPCD_DRIVER",
     "Pcscd",
+    "PcscdError",
     "insert",
     "pcscd",
     "pcscd_answers",
+    "pcscd_missing",
     "port_open",
     "vpcd_configured",
 ]
@@ -61,28 +63,54 @@ def port_open(port: int) -> bool:
     return False
 
 
-class Pcscd:
-    """The pcscd the tests use; only one we started ourselves can be stopped."""
+class PcscdError(RuntimeError):
+    """pcscd did not come up (the message ends with its log)."""
 
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
+
+def pcscd_missing() -> str | None:
+    """Why pcscd with the vpcd driver cannot be used here, or None."""
+    if shutil.which("pcscd") is None or not VPCD_DRIVER.exists() or not vpcd_configured():
+        return "pcscd and vsmartcard-vpcd are not installed (apt install pcscd vsmartcard-vpcd)"
+    return None
+
+
+class Pcscd:
+    """pcscd for the tests and the reader benchmark: one already running is used
+    and left alone; otherwise ``pcscd --foreground`` is started here and
+    stopped by :meth:`stop`.
+
+    Arguments:
+        log_path: where a pcscd started here writes.
+        verbose: run it with ``--info`` (the tests' logs; the benchmark does without).
+        port: the vpcd card-side port that must be open before it counts as up.
+    """
+
+    def __init__(self, log_path: Path, *, verbose: bool = True, port: int = 35963) -> None:
+        self.log_path, self.verbose, self.port = log_path, verbose, port
         self.proc: subprocess.Popen[bytes] | None = None
         self.external = pcscd_answers()
 
     def start(self, timeout: float = 15.0) -> None:
+        """Start pcscd unless one runs already.
+
+        Raises:
+            PcscdError: it did not come up within ``timeout`` (it is stopped).
+        """
         if self.external or self.proc is not None:
             return
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                ["pcscd", "--foreground", "--info"], stdout=log, stderr=subprocess.STDOUT
+                ["pcscd", "--foreground", *(["--info"] if self.verbose else [])],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         # an external process has no event to wait on: poll its socket and vpcd's port
-        while not (pcscd_answers() and port_open(35963)):
+        while not (pcscd_answers() and port_open(self.port)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 log_text = self.log_path.read_text(errors="replace")[-2000:]
                 self.stop()
-                pytest.fail(f"pcscd did not come up; its log ends:\n{log_text}")
+                raise PcscdError(f"pcscd did not come up; its log ends:\n{log_text}")
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -100,12 +128,14 @@ class Pcscd:
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
     """A running pcscd with the vpcd readers (started for the session if needed)."""
-    if shutil.which("pcscd") is None or not VPCD_DRIVER.exists() or not vpcd_configured():
-        pytest.skip(
-            "pcscd and vsmartcard-vpcd are not installed (apt install pcscd vsmartcard-vpcd)"
-        )
+    why_not = pcscd_missing()
+    if why_not is not None:
+        pytest.skip(why_not)
     daemon = Pcscd(tmp_path_factory.mktemp("pcscd") / "pcscd.log")
-    daemon.start()
+    try:
+        daemon.start()
+    except PcscdError as exc:
+        pytest.fail(str(exc))
     yield daemon
     daemon.stop()
 
