@@ -56,6 +56,20 @@ def provisioned(server: ClubServer, data_dir: Path) -> Path:
     return data_dir
 
 
+def saved_unconfirmed(server: ClubServer, lane: Path) -> tuple[credentials.Credential, str]:
+    """Step 1 of a rotation, its new credential saved, then a crash before step 2.
+
+    Returns the credential the lane had and the pending one it now holds.
+    """
+    current = credentials.load_credential(lane)
+    pending = call(server, "POST", ROTATE, current.token).json()["credential"]
+    credentials.save(
+        lane,
+        credentials.Credential(current.server_url, current.terminal_id, current.store_id, pending),
+    )
+    return current, pending
+
+
 def sell(data_dir: Path) -> str:
     db = open_db(data_dir / DB_FILENAME)
     code = str(
@@ -94,13 +108,7 @@ def test_a_saved_but_unconfirmed_credential_activates_on_its_first_use(
     tmp_path: Path,
 ) -> None:
     lane = provisioned(club, tmp_path / "lane")
-    current = credentials.load_credential(lane)
-    pending = call(club, "POST", ROTATE, current.token).json()["credential"]
-    # the terminal crashed after saving the new credential, before confirming it
-    credentials.save(
-        lane,
-        credentials.Credential(current.server_url, current.terminal_id, current.store_id, pending),
-    )
+    current, pending = saved_unconfirmed(club, lane)
     assert call(club, "GET", "/v1/changes", "t-nobody.x").status_code == 401
     assert call(club, "GET", "/v1/changes", current.token + "x").status_code == 401
     synced = run(lane, "sync", "--once")  # no `credential rotate` needed: it just works
@@ -140,13 +148,7 @@ def test_a_rotation_interrupted_anywhere_is_finished_by_running_it_again(
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["resumed"] is False
     assert token_of(lane) == lost  # the same pending secret was handed out again
-    # crashed after writing the file, before the new secret was used
-    current = credentials.load_credential(lane)
-    pending = call(sqlite_club, "POST", ROTATE, current.token).json()["credential"]
-    credentials.save(
-        lane,
-        credentials.Credential(current.server_url, current.terminal_id, current.store_id, pending),
-    )
+    current, pending = saved_unconfirmed(sqlite_club, lane)
     finish = run(lane, "credential", "rotate", "--json")
     assert finish.exit_code == 0, finish.output
     assert json.loads(finish.stdout)["resumed"] is True
