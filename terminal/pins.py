@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from clubcore.errors import AuthorizationError, ConfigError
+from offline_store.catalog import get_setting
 
 __all__ = ["MAX_ATTEMPTS", "authorize", "hash_pin", "set_pin", "verify_pin"]
 
@@ -57,8 +58,8 @@ def set_pin(db: sqlite_utils.Database, staff_id: str, name: str, role: str, pin:
             ``pins.min_length`` setting (4 unless terminal.toml says more),
             or longer than 12.
     """
-    row = db.execute("SELECT value FROM settings WHERE key = 'pins.min_length'").fetchone()
-    least = int(row[0]) if row and str(row[0]).isdigit() else 4
+    setting = get_setting(db, "pins.min_length") or ""
+    least = int(setting) if setting.isdigit() else 4
     if pin.isdigit() and 4 <= len(pin) < least:  # (fewer than 4: hash_pin says why)
         raise ConfigError(
             "pin", f"this terminal's PINs are at least {least} digits (pins.min_length)"

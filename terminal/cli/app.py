@@ -118,13 +118,14 @@ def app_options(
         ConfigError: a malformed size.
     """
     paths = list(readers) or (["sim"] if demo else configured_readers(terminal))
-    full = fullscreen if fullscreen is not None else terminal.setting("kiosk.fullscreen", "no")
+    if fullscreen is None:
+        fullscreen = terminal.setting("kiosk.fullscreen", "no") == "yes"
     lang = language or terminal.setting("ui.language", "en")
     return AppOptions(
         terminal.data_dir,
         paths,
         demo=demo,
-        fullscreen=full is True or full == "yes",
+        fullscreen=fullscreen,
         size=_size(size or terminal.setting("kiosk.size", "1280x800")),
         language=lang if lang in ("en", "fa") else "en",
     )
