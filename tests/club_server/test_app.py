@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 
 from club_server.app import MAX_BODY, create_app
 from club_server.db import Database
-from tests.club_server.conftest import Lane, enroll_lane, make_sale, push, seed_small
+from tests.club_server.conftest import (
+    Lane,
+    MovableClock,
+    enroll_lane,
+    make_sale,
+    push,
+    seed_small,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -96,7 +103,8 @@ def test_unknown_paths_and_methods_use_the_error_shape(client: Any) -> None:
 @pytest.fixture
 def fuzz_client(sqlite_database: Database, tmp_path: Path) -> Iterator[tuple[Any, Lane]]:
     seed_small(sqlite_database, tmp_path / "keys")
-    with TestClient(create_app(sqlite_database), raise_server_exceptions=False) as test_client:
+    app = create_app(sqlite_database, clock=MovableClock())  # the seed's clock, not the real one
+    with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client, enroll_lane(test_client, sqlite_database)
 
 
