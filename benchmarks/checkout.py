@@ -31,6 +31,7 @@ from benchmarks.common import emit, machine, peak_rss_mb, summarize, time_calls
 from clubcore.pricing import BasketItem, Customer, price_basket
 from clubcore.sale import Sale, Tender, new_sale_id
 from offline_store import catalog, members, sales
+from offline_store.cards import StoreCardDirectory
 from terminal.bootstrap import Terminal, bootstrap
 from terminal.demo_data import member_number, seed
 
@@ -59,12 +60,13 @@ def bench_identify(
     checkout = terminal.checkout()
     for sku in rng.sample(range(n_products), 50):
         checkout.add(f"P{sku:06d}")
-    uids = [f"04{rng.randrange(n_members):012X}" for _ in range(count)]
+    uids = [bytes.fromhex(f"04{rng.randrange(n_members):012X}") for _ in range(count)]
+    directory = StoreCardDirectory(terminal.db)
 
     def once(i: int) -> None:
-        member_no = members.member_for_uid(terminal.db, uids[i])
-        assert member_no is not None
-        checkout.identify(member_no, "card")
+        card = directory.card_for_uid(uids[i])
+        assert card is not None and card.uid_only
+        checkout.identify(card.member_no, "card")
 
     return summarize(time_calls(once, count))
 

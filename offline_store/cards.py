@@ -11,7 +11,7 @@ from datetime import datetime
 
 import sqlite_utils
 
-from clubcore.member import MemberSummary
+from clubcore.member import MemberSummary, UidCard
 from clubcore.phonekey import e164_lookup_key
 from offline_store.catalog import get_setting
 
@@ -46,11 +46,13 @@ class StoreCardDirectory:
         ).fetchone()
         return MemberSummary(*row) if row else None
 
-    def member_for_uid(self, uid: bytes) -> str | None:
+    def card_for_uid(self, uid: bytes) -> UidCard | None:
+        # a signed card first: its UID must never identify anyone on its own
         row = self.db.execute(
-            "SELECT member_no FROM cards WHERE uid = ? LIMIT 1", [uid.hex().upper()]
+            "SELECT member_no, kind FROM cards WHERE uid = ? ORDER BY kind = 'uid-only' LIMIT 1",
+            [uid.hex().upper()],
         ).fetchone()
-        return str(row[0]) if row else None
+        return UidCard(str(row[0]), row[1] == "uid-only") if row else None
 
     def member_for_phone(self, e164: str) -> str | None:
         salt = bytes.fromhex(get_setting(self.db, "phone_salt", "") or "")

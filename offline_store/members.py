@@ -16,7 +16,7 @@ import sqlite_utils
 
 from clubcore.errors import UnknownMemberError
 
-__all__ = ["Member", "get_member", "member_by_phone_hash", "member_for_uid", "points_balance"]
+__all__ = ["Member", "get_member", "member_by_phone_hash", "points_balance"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +86,6 @@ def member_by_phone_hash(db: sqlite_utils.Database, phone_hash: str) -> Member:
     if member is None:
         raise UnknownMemberError("no member with this phone number")
     return member
-
-
-def member_for_uid(db: sqlite_utils.Database, uid_hex: str) -> str | None:
-    """The member number a card UID (upper-case hex) is registered to, if any."""
-    row = db.execute("SELECT member_no FROM cards WHERE uid = ? LIMIT 1", [uid_hex]).fetchone()
-    return str(row[0]) if row else None
 
 
 def points_balance(db: sqlite_utils.Database, member_no: str) -> int:

@@ -21,7 +21,7 @@ APT_PACKAGES=(
 # development only (not installed on terminals by deploy/install-terminal.sh)
 DEV_PACKAGES=(
   shellcheck                                 # the deploy scripts' lint, run by the tests
-  libfaketime                                # a skewed clock for the doctor's clock-skew test
+  libfaketime faketime                       # a moved clock: the doctor's clock-skew test, the suite 400 days ahead
 )
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }

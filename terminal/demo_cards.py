@@ -17,6 +17,7 @@ label                     card                                         expected
 ``revoked``               signed card on the denylist                  revoked
 ``forged``                signed with another key under our key id     forged
 ``cloned``                a valid card's bytes on another chip         forged
+``copied-uid``            a blank chip showing the basic card's UID    copied
 ``unknown-key``           signed under a key id the terminal lacks     unknown-key
 ``stranger``              a chip with no club data, not registered     unknown-member
 ========================  ===========================================  ===============
@@ -238,6 +239,13 @@ def _refusals(
             "accepted",
             uid=uid_only[0].lower(),
             member_no=uid_only[1],
+        ),
+        DemoCard(
+            "copied-uid",
+            "a blank magic chip set to the basic card's UID",
+            CardKind.UID_ONLY,
+            "copied",
+            uid=_uid(1).hex(),
         ),
         DemoCard(
             "stranger",

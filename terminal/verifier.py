@@ -15,7 +15,9 @@ NFC / contact with NDEF     club record, key id known, Ed25519 signature    ``si
                             over the UID read, serial and UID not revoked,
                             not expired; member looked up (a member not
                             in the cache yet is accepted, flagged)
-chip without a club record  UID not revoked, UID mapped to a member         ``uid-only``
+chip without a club record  UID not revoked, UID registered to a member    ``uid-only``
+                            as a UID-only card (the UID of a signed card
+                            is refused as a copy, never a downgrade)
 QR text (``CT1:``)          as NDEF, with UID ``b""``                       ``signed``
 magstripe track 2           not expired, member in the cache                ``unverified``
 member number / phone       member in the cache                             ``unverified``
@@ -40,7 +42,7 @@ from clubcore.cardformat import (
     verify_signature,
 )
 from clubcore.errors import CardRejectedError, FormatError
-from clubcore.member import MemberSummary
+from clubcore.member import MemberSummary, UidCard
 from terminal.entry import (
     MagstripeEntry,
     PhoneEntry,
@@ -72,6 +74,7 @@ class RejectReason(enum.StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     UNKNOWN_MEMBER = "unknown-member"
+    COPIED = "copied"
 
 
 #: The cashier's message and hint for each reason (English; the UI translates).
@@ -104,6 +107,11 @@ REASON_TEXT: dict[RejectReason, tuple[str, str]] = {
         "Member not found",
         "Check the number and try again, or enrol the customer",
     ),
+    RejectReason.COPIED: (
+        "Card is a copy - do not accept it",
+        "The chip shows a club card's number but not the club's signature. Keep the card "
+        "and tell the manager",
+    ),
 }
 
 
@@ -130,8 +138,11 @@ class CardDirectory(Protocol):
     def member(self, member_no: str) -> MemberSummary | None:
         """The member with this canonical number, or None if not in the cache."""
 
-    def member_for_uid(self, uid: bytes) -> str | None:
-        """The member number a UID-only card is mapped to, or None."""
+    def card_for_uid(self, uid: bytes) -> UidCard | None:
+        """The card registered under this chip UID, or None.
+
+        When a signed card and a UID-only card share the UID, the signed one.
+        """
 
     def member_for_phone(self, e164: str) -> str | None:
         """The member number for a mobile number, or None.
@@ -255,12 +266,14 @@ def _identify_signed(
 def _identify_uid(read: CardRead, uid: bytes, directory: CardDirectory) -> Identification:
     if directory.is_uid_revoked(uid):
         raise reject(RejectReason.REVOKED)
-    member_no = directory.member_for_uid(uid)
-    if member_no is None:
+    card = directory.card_for_uid(uid)
+    if card is None:
         if read.kind is CardKind.UID_ONLY:
             raise reject(RejectReason.UNKNOWN_MEMBER, "This card is not registered to a member")
         raise reject(RejectReason.NOT_CLUB_CARD)
-    return _unsigned(read, member_no, Strength.UID_ONLY, directory)
+    if not card.uid_only:
+        raise reject(RejectReason.COPIED, f"Chip UID {uid.hex().upper()}")
+    return _unsigned(read, card.member_no, Strength.UID_ONLY, directory)
 
 
 def _identify_text(read: CardRead, directory: CardDirectory, today: date) -> Identification:

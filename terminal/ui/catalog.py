@@ -75,6 +75,9 @@ EN: dict[str, str] = {
     "reason.revoked.hint": "Do not accept it; ask for the member's new card or phone",
     "reason.unknown-member": "Member not found",
     "reason.unknown-member.hint": "Check the number and try again, or enrol the customer",
+    "reason.copied": "Card is a copy - do not accept it",
+    "reason.copied.hint": "The chip shows a club card's number but not the club's signature. "
+    "Keep the card and tell the manager",
     # errors by kind
     "error.title": "Cannot do that",
     "error.UnknownProductError": "Product not found",
@@ -274,6 +277,9 @@ FA: dict[str, str] = {
     "reason.revoked.hint": "آن را نپذیرید؛ کارت جدید یا شماره تلفن عضو را بخواهید",
     "reason.unknown-member": "عضو پیدا نشد",
     "reason.unknown-member.hint": "شماره را بررسی کنید و دوباره امتحان کنید، یا مشتری را عضو کنید",
+    "reason.copied": "این کارت کپی است - نپذیرید",
+    "reason.copied.hint": "تراشه شماره کارت باشگاه را نشان می‌دهد اما امضای باشگاه را ندارد. "
+    "کارت را نگه دارید و به مدیر بگویید",
     "error.title": "انجام نشد",
     "error.UnknownProductError": "کالا پیدا نشد",
     "error.UnknownMemberError": "عضو پیدا نشد",

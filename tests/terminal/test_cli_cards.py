@@ -45,7 +45,7 @@ def test_read_accepts_valid_demo_cards(seeded: Path, label: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "label", ["expired", "revoked", "forged", "cloned", "unknown-key", "stranger"]
+    "label", ["expired", "revoked", "forged", "cloned", "copied-uid", "unknown-key", "stranger"]
 )
 def test_read_refuses_bad_cards_with_the_reason_and_exit_3(seeded: Path, label: str) -> None:
     result = run(seeded, "read", "--demo-card", label, "--json", "--timeout", "5")

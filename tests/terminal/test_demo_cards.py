@@ -32,6 +32,7 @@ def test_every_demo_card_gives_its_expected_outcome(
         "revoked",
         "forged",
         "cloned",
+        "copied-uid",
         "unknown-key",
         "uid-only",
         "unsynced",

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from clubcore import cardformat as cf
 from clubcore.errors import CardRejectedError
+from clubcore.member import UidCard
 from terminal import verifier
 from terminal.readers.base import CardKind, CardRead
 from terminal.verifier import (
@@ -41,7 +42,7 @@ class DictDirectory:
     revoked_serials: set[int] = field(default_factory=set)
     revoked_uids: set[bytes] = field(default_factory=set)
     members: dict[str, MemberSummary] = field(default_factory=dict)
-    uid_map: dict[bytes, str] = field(default_factory=dict)
+    uid_map: dict[bytes, UidCard] = field(default_factory=dict)
     phones: dict[str, str] = field(default_factory=dict)
 
     def public_key(self, key_id: int) -> bytes | None:
@@ -56,7 +57,7 @@ class DictDirectory:
     def member(self, member_no: str) -> MemberSummary | None:
         return self.members.get(member_no)
 
-    def member_for_uid(self, uid: bytes) -> str | None:
+    def card_for_uid(self, uid: bytes) -> UidCard | None:
         return self.uid_map.get(uid)
 
     def member_for_phone(self, e164: str) -> str | None:
@@ -73,7 +74,10 @@ def directory(club_key: Ed25519PrivateKey) -> DictDirectory:
     return DictDirectory(
         keys={KEY_ID: cf.public_key_bytes(club_key)},
         members={ALICE.member_no: ALICE, BOB.member_no: BOB},
-        uid_map={bytes.fromhex("a1b2c3d4"): BOB.member_no},
+        uid_map={
+            bytes.fromhex("a1b2c3d4"): UidCard(BOB.member_no, uid_only=True),
+            UID: UidCard(ALICE.member_no, uid_only=False),  # Alice's signed card
+        },
         phones={"+989123456789": BOB.member_no},
     )
 
@@ -215,8 +219,46 @@ def test_unreadable_and_not_club_card(
     bad_version = message[:start] + b"\x09" + message[start + 1 :]
     assert rejection(nfc(bad_version), directory) == "unreadable"
     uri_only = bytes.fromhex("d1010c55046578616d706c652e636f6d")  # https://example.com
-    assert rejection(nfc(uri_only), directory) == "not-club-card"
-    assert rejection(nfc(b""), directory) == "not-club-card"
+    assert rejection(nfc(uri_only, OTHER_UID), directory) == "not-club-card"
+    assert rejection(nfc(b"", OTHER_UID), directory) == "not-club-card"
+
+
+def _flip_type_bit(message: bytes) -> bytes:
+    """``message`` with one bit of its club record's type changed (the payload intact)."""
+    at = message.index(cf.RECORD_TYPE.removeprefix("urn:nfc:ext:").encode())
+    return message[:at] + bytes([message[at] ^ 0x01]) + message[at + 1 :]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        None,  # a bare chip
+        b"",  # an empty NDEF area
+        bytes.fromhex("d1010c55046578616d706c652e636f6d"),  # a foreign URI record
+        "flipped",  # the club record with its type changed by one bit
+    ],
+    ids=["bare", "empty", "foreign-record", "type-bit-flipped"],
+)
+def test_a_signed_cards_uid_without_its_record_is_a_copy(
+    directory: DictDirectory, club_key: Ed25519PrivateKey, message: bytes | str | None
+) -> None:
+    if message == "flipped":
+        message = _flip_type_bit(cf.sign_card(fields(), UID, club_key))
+        assert cf.club_record_payload(message) is None  # no longer the club's record
+    assert not isinstance(message, str)
+    for kind in (CardKind.NFC_TYPE2, CardKind.UID_ONLY, CardKind.NFC_TYPE4):
+        assert rejection(nfc(message, UID, kind), directory) == "copied"
+
+
+def test_the_uid_of_an_expired_or_retired_key_card_identifies_nobody(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    expired = nfc(cf.sign_card(fields(expiry=TODAY - timedelta(days=1)), UID, club_key))
+    assert rejection(expired, directory) == "expired"
+    assert rejection(nfc(None, UID, CardKind.UID_ONLY), directory) == "copied"
+    directory.keys.clear()  # the key retired
+    assert rejection(nfc(cf.sign_card(fields(), UID, club_key)), directory) == "unknown-key"
+    assert rejection(nfc(b"", UID), directory) == "copied"
 
 
 def test_ndef_tag_without_club_record_falls_back_to_uid_map(directory: DictDirectory) -> None:
