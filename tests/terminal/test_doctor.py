@@ -220,7 +220,11 @@ def test_a_provisioned_terminal_is_healthy(lane: Path) -> None:
 
 @pytest.mark.skipif(not FAKETIME.exists(), reason="libfaketime is not installed")
 def test_a_skewed_clock_fails(lane: Path) -> None:
-    status, checks = _doctor_json(lane, {"LD_PRELOAD": str(FAKETIME), "FAKETIME": "-1d"})
+    # a day behind this process's clock (the server's), whatever that clock says: a start
+    # time in local time, not an offset from the machine's real clock
+    day_before = datetime.now() - timedelta(days=1)
+    skewed = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": f"@{day_before:%Y-%m-%d %H:%M:%S}"}
+    status, checks = _doctor_json(lane, skewed)
     assert status == 1
     server = checks["server"]
     assert server.status == "fail" and "s behind" in server.detail, server
