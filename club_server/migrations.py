@@ -24,6 +24,7 @@ there is no ``alembic.ini``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from club_server.schema import metadata, schema_migrations
 from clubcore.errors import MigrationError
 
 __all__ = [
+    "SchemaStatus",
     "alembic_config",
     "head_revision",
     "legacy_version",
@@ -49,6 +51,7 @@ __all__ = [
     "revisions",
     "schema_drift",
     "schema_revision",
+    "schema_status",
 ]
 
 SCRIPTS = Path(__file__).parent / "alembic"
@@ -128,6 +131,29 @@ def pending_revisions(conn: Connection) -> list[str]:
         MigrationError: the database is newer than this program.
     """
     return _after(_start(conn))
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    """Where a database's schema stands, for ``club-server db current``."""
+
+    #: its Alembic revision (None: empty, or of the old runner)
+    revision: str | None
+    #: the old runner's newest step (None: no ``schema_migrations`` table)
+    legacy_version: int | None
+    #: the newest revision this program knows
+    head: str
+    #: what :func:`migrate` would apply; None when the database is newer than this program
+    pending: list[str] | None
+
+
+def schema_status(conn: Connection) -> SchemaStatus:
+    """Where the database's schema stands (reads only)."""
+    try:
+        pending: list[str] | None = pending_revisions(conn)
+    except MigrationError:
+        pending = None
+    return SchemaStatus(schema_revision(conn), legacy_version(conn), head_revision(), pending)
 
 
 def migrate(database: Database) -> list[str]:

@@ -1,4 +1,4 @@
-"""Offer translations: ``offers.texts``, a JSON object (the old runner's step 3).
+"""Offer translations: offers.texts, a JSON object (the old runner's step 3).
 
 Revision ID: 0003
 Revises: 0002
