@@ -165,21 +165,29 @@ def migrate(database: Database) -> list[str]:
     Raises:
         MigrationError: the database is newer than this program, or a
             revision failed (then nothing was changed).
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be reached.
     """
+    with database.writing() as conn:
+        start = _start(conn)
+        pending = _after(start)
+        if pending:
+            _upgrade(conn, start)
+    return pending
+
+
+def _upgrade(conn: Connection, start: str | None) -> None:
+    """Stamp a database of the old runner at ``start``, then upgrade it to head.
+
+    Raises:
+        MigrationError: a revision failed (the caller's transaction rolls it back).
+    """
+    config = alembic_config(conn)
     try:
-        with database.writing() as conn:
-            start = _start(conn)
-            pending = _after(start)
-            if pending:
-                config = alembic_config(conn)
-                if start is not None and schema_revision(conn) is None:
-                    command.stamp(config, start)  # a database of the old runner
-                command.upgrade(config, "head")
-    except MigrationError:
-        raise
+        if start is not None and schema_revision(conn) is None:
+            command.stamp(config, start)
+        command.upgrade(config, "head")
     except Exception as exc:  # a revision may fail in any way; it is rolled back all the same
         raise MigrationError(f"upgrading the schema failed, nothing was changed: {exc}") from exc
-    return pending
 
 
 def schema_drift(conn: Connection, target: MetaData = metadata) -> list[Any]:
