@@ -3,8 +3,8 @@
 It implements the server side of sync protocol v1 (``docs/sync-protocol.md``)
 over SQLite (the default, one file) or PostgreSQL. Layers:
 
-- :mod:`club_server.db`, :mod:`~club_server.schema`, :mod:`~club_server.migrations`:
-  the database.
+- :mod:`club_server.db`, :mod:`~club_server.schema`, :mod:`~club_server.migrations`
+  (Alembic, with its revisions in ``club_server/alembic/``): the database.
 - services, pure functions over a SQLAlchemy connection: terminals, snapshot,
   changes, sales, reports, members, cards, keys, demo, flags.
 - :mod:`club_server.app` and :mod:`~club_server.routes`: the HTTP API (FastAPI).

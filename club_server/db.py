@@ -167,14 +167,19 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def open_database(url: str | None = None) -> Database:
+def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
     """Connect to ``url`` (default: :func:`default_db_url`) and apply pending migrations.
+
+    Arguments:
+        url: see the table above.
+        migrate: bring the schema to the newest revision
+            (:func:`club_server.migrations.migrate`); False only to look at it.
 
     Raises:
         ConfigError: a malformed or unsupported URL.
         MigrationError: the schema could not be brought up to date.
     """
-    from club_server.migrations import migrate  # the migrations use this module
+    from club_server import migrations  # the migrations use this module
 
     full = normalise_url(url or default_db_url())
     try:
@@ -188,5 +193,6 @@ def open_database(url: str | None = None) -> Database:
     except ArgumentError as exc:
         raise ConfigError("db", f"malformed database URL: {exc}") from exc
     database = Database(engine, full)
-    migrate(database)
+    if migrate:
+        migrations.migrate(database)
     return database

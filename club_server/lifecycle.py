@@ -21,7 +21,7 @@ secret (AES-256-GCM, key by HKDF-SHA256), so it can be returned again only to a 
 who presents the current secret, and it is deleted when it becomes active.
 
 The pending rotations live in a table of their own,
-``terminal_credential_rotations`` (migration step 2).
+``terminal_credential_rotations`` (:data:`club_server.schema.credential_rotations`).
 
 Decommissioning (``POST /v1/decommission``) revokes the calling terminal
 (:func:`club_server.terminals.revoke_terminal`) and drops any pending
@@ -40,10 +40,10 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Column, Connection, MetaData, Table, Text, delete, select
+from sqlalchemy import Connection, delete, select
 
 from club_server.clock import iso
-from club_server.schema import terminals
+from club_server.schema import credential_rotations, terminals
 from club_server.terminals import TerminalRecord, authenticate, revoke_terminal
 from clubcore.errors import RequestRefusedError
 
@@ -54,18 +54,6 @@ __all__ = [
     "pending_matches",
     "rotate_credential",
 ]
-
-_meta = MetaData()
-#: one row per terminal with a rotation under way (server only; digests and ciphertext)
-credential_rotations = Table(
-    "terminal_credential_rotations",
-    _meta,
-    Column("terminal_id", Text, primary_key=True),
-    Column("old_hash", Text, nullable=False),
-    Column("new_hash", Text, nullable=False),
-    Column("new_secret_sealed", Text, nullable=False),
-    Column("created_at", Text, nullable=False),
-)
 
 _SECRET_BYTES = 32
 

@@ -8,6 +8,11 @@ flags 0/1 integers: the wire form is then the stored form on both backends.
 
 Every change to a cached entity appends ``(entity, key)`` to ``changes`` in
 the same transaction (:mod:`club_server.changes`).
+
+:data:`metadata` is the whole database: Alembic's revisions
+(``club_server/alembic/versions/``) must build exactly these tables, and a
+test compares the two (:func:`club_server.migrations.schema_drift`). A change
+here needs a new revision.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["metadata"]
+__all__ = ["credential_rotations", "metadata", "schema_migrations"]
 
 metadata = MetaData()
 
@@ -212,7 +217,7 @@ sales = Table(
     Column("points_redeemed", BigInteger, nullable=False),
     Column("received_at", Text, nullable=False),
     Column("change_seq", BigInteger),  # the first result, returned to replays
-    Column("ref_sale_id", Text),  # what a void or refund reverses (migration 4)
+    Column("ref_sale_id", Text),  # what a void or refund reverses (revision 0004)
 )  # fmt: skip
 Index("sales_store_day", sales.c.store_id, sales.c.business_date)
 Index("sales_member_day", sales.c.member_no, sales.c.business_date)  # card velocity
@@ -241,4 +246,24 @@ counters = Table(
     "counters", metadata,
     Column("name", Text, primary_key=True),
     Column("value", BigInteger, nullable=False),
+)  # fmt: skip
+
+#: one row per terminal with a rotation under way (server only; digests and ciphertext),
+#: see :mod:`club_server.lifecycle`
+credential_rotations = Table(
+    "terminal_credential_rotations", metadata,
+    Column("terminal_id", Text, primary_key=True),
+    Column("old_hash", Text, nullable=False),
+    Column("new_hash", Text, nullable=False),
+    Column("new_secret_sealed", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)  # fmt: skip
+
+#: the record of the schema runner used before Alembic (steps 1-4), kept with a last row
+#: 5 "moved to Alembic" so that an older program refuses this database (revision 0005)
+schema_migrations = Table(
+    "schema_migrations", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("applied_at", Text, nullable=False),
 )  # fmt: skip

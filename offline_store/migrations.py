@@ -223,8 +223,17 @@ def _script(sql: str) -> Callable[[sqlite_utils.Database], None]:
 
 
 def _statements(sql: str) -> list[str]:
+    """The statements of a script, each whole: a ``;`` inside a trigger body or a quoted
+    string does not end one (:func:`sqlite3.complete_statement` decides)."""
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements, buffer = [], ""
+    for piece in "\n".join(lines).split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip() != ";":
+                statements.append(buffer.strip())
+            buffer = ""
+    return statements
 
 
 _V2 = """

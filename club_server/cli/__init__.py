@@ -12,6 +12,7 @@ command                                what it does
 ``report daily --store``               the store-wide daily report
 ``flags [--kind]``                     balances, conflicts, unknown members, velocity
 ``settings show|set``                  the club's settings (checked; lanes get changes)
+``db upgrade|current|history``         the database's schema (Alembic revisions)
 =====================================  ===============================================
 
 Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
@@ -19,10 +20,10 @@ Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
 
 from __future__ import annotations
 
-from club_server.cli import admin, ops, settings
+from club_server.cli import admin, database, ops, settings
 from club_server.cli.base import cli
 
-__all__ = ["admin", "cli", "main", "ops", "settings"]
+__all__ = ["admin", "cli", "database", "main", "ops", "settings"]
 
 
 def main() -> None:

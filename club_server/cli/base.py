@@ -72,14 +72,16 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 @contextmanager
-def opened(db_url: str | None) -> Iterator[Database]:
-    """The server database at ``db_url`` (migrated), disposed of afterwards.
+def opened(db_url: str | None, *, migrate: bool = True) -> Iterator[Database]:
+    """The server database at ``db_url`` (migrated unless ``migrate`` is False), disposed of
+    afterwards.
 
     Raises:
         ConfigError: the database cannot be reached or opened.
+        MigrationError: its schema cannot be brought up to date.
     """
     try:
-        database = open_database(db_url)
+        database = open_database(db_url, migrate=migrate)
     except SQLAlchemyError as exc:
         raise ConfigError("db", f"cannot open the database: {exc}".splitlines()[0]) from exc
     try:

@@ -190,3 +190,11 @@ def test_flags_are_resolved_by_id_all_or_nothing(run: Any, tmp_path: Path) -> No
     assert [r["flag_id"] for r in json.loads(run("flags", "--json").output)] == [ids[1]]
     resolved = json.loads(run("flags", "--all", "--json").output)
     assert [r["flag_id"] for r in resolved if r["resolved_at"]] == [ids[0]]
+
+
+def test_every_command_is_in_the_operators_guide_or_the_readme() -> None:
+    root = Path(__file__).parents[2]
+    docs = (root / "docs" / "operator-guide.md").read_text() + (root / "README.md").read_text()
+    for path in _commands(cli):
+        if not isinstance(cli.commands[path[0]], click.Group) or len(path) > 1:
+            assert f"club-server {' '.join(path)}" in docs, path

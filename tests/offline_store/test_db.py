@@ -162,3 +162,22 @@ def test_a_version_3_lane_database_sets_refused_sales_points_aside(
     )
     assert db.execute("SELECT max(entry_id) FROM points_ledger").fetchone()[0] == 3
     db.close()
+
+
+def test_a_migration_script_keeps_a_trigger_body_whole(fresh_db: sqlite_utils.Database) -> None:
+    script = """
+    -- a comment; with a semicolon
+    CREATE TABLE audit_demo (note TEXT NOT NULL DEFAULT 'a;b');
+    CREATE TABLE audit_log (note TEXT);
+    CREATE TRIGGER audit_demo_copy AFTER INSERT ON audit_demo
+    BEGIN
+        INSERT INTO audit_log (note) VALUES (NEW.note);
+        INSERT INTO audit_log (note) VALUES ('twice; really');
+    END;
+    """
+    assert len(migrations._statements(script)) == 3
+    with fresh_db.atomic():
+        migrations._script(script)(fresh_db)
+        fresh_db.execute("INSERT INTO audit_demo DEFAULT VALUES")
+    notes = [row[0] for row in fresh_db.execute("SELECT note FROM audit_log ORDER BY rowid")]
+    assert notes == ["a;b", "twice; really"]
