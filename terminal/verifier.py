@@ -11,6 +11,7 @@ How each medium is judged:
 ==========================  ==============================================  ============
 read                        checks                                          strength
 ==========================  ==============================================  ============
+a failed read (``error``)   none: refused as ``unreadable`` with the cause  -
 NFC / contact with NDEF     club record, key id known, Ed25519 signature    ``signed``
                             over the UID read, serial and UID not revoked,
                             not expired; member looked up (a member not
@@ -208,6 +209,8 @@ def identify(read: CardRead, directory: CardDirectory, *, today: date) -> Identi
     Raises:
         CardRejectedError: ``reason`` is a :class:`RejectReason` value.
     """
+    if read.error is not None:  # a present card whose read failed: never a UID-only read
+        raise reject(RejectReason.UNREADABLE, read.error[:1].upper() + read.error[1:])
     if read.kind in (CardKind.WEDGE, CardKind.MANUAL):
         return _identify_text(read, directory, today)
     if read.ndef is not None:

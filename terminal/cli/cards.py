@@ -144,7 +144,9 @@ def read(
 ) -> None:
     """Wait for one card and print the verified member, or why it was refused.
 
-    Exit status: 0 accepted, 3 refused, 4 no card within the timeout, 1 error.
+    Exit status: 0 accepted; 3 refused, with the reason (a card that was present but
+    could not be read is refused as unreadable, never "no card"); 4 no card within the
+    timeout; 1 error.
     """
     with opened(ctx) as terminal:
         demo = None

@@ -6,7 +6,11 @@ Kivy ``Clock.schedule_once`` wrapper). Two kinds of events exist:
 
 - :class:`CardRead`: a card (or scan, or keyed entry) was read. It carries the
   raw facts only (UID, NDEF bytes, text); deciding whether the card is
-  genuine is the verifier's job, not the driver's.
+  genuine is the verifier's job, not the driver's. A card that was present
+  but could not be read (garbage or truncated replies, pulled away mid-read,
+  an oversized message) is a :class:`CardRead` too, with ``error`` set: the
+  verifier refuses it with that reason, so a failed read is never taken for
+  a UID-only card, nor for no card at all.
 - :class:`ReaderStatus`: the reader's state changed (ready, error,
   reconnecting, ...), with a human-readable detail.
 
@@ -49,6 +53,7 @@ class CardKind(enum.StrEnum):
     NFC_TYPE4 = "nfc-type4"  # ISO 14443-4 NDEF application
     CONTACT = "contact"  # ISO 7816 contact card, payload in a file selected by AID
     UID_ONLY = "uid-only"  # a chip whose UID we can read but no NDEF (MIFARE Classic ...)
+    UNREADABLE = "unreadable"  # a card was present, but its read failed (``CardRead.error``)
     WEDGE = "wedge"  # keyboard-wedge scanner: barcode, QR, magstripe
     MANUAL = "manual"  # keyed in by the cashier
 
@@ -65,6 +70,8 @@ class CardRead:
         text: the scanned or keyed text (wedge and manual entry), if any.
         monotonic: ``time.monotonic()`` when the read completed.
         atr: the ATR of a PC/SC card, if any (diagnostics).
+        error: why a card that was present could not be read; such a read is
+            always refused (:func:`terminal.verifier.identify`).
     """
 
     source: str
@@ -74,6 +81,7 @@ class CardRead:
     text: str | None = None
     monotonic: float = field(default_factory=time.monotonic)
     atr: bytes | None = None
+    error: str | None = None
 
 
 class ReaderState(enum.StrEnum):
@@ -189,6 +197,16 @@ class ThreadedReader(Reader):
             sink(event)
         except Exception:  # the sink is someone else's code; keep reading cards
             log.exception("reader %s: event sink failed", self.path)
+
+    def refuse(self, detail: str, uid: bytes | None = None, atr: bytes | None = None) -> None:
+        """Report a card that was present but could not be read.
+
+        Emits an ERROR status for the technician, then a :class:`CardRead` of
+        kind :attr:`CardKind.UNREADABLE` with ``error=detail`` for whoever
+        identifies cards (the verifier refuses it with this reason).
+        """
+        self.status(ReaderState.ERROR, detail)
+        self.emit(CardRead(self.path, CardKind.UNREADABLE, uid=uid, atr=atr, error=detail))
 
     def status(self, state: ReaderState, detail: str = "") -> None:
         """Emit a status event unless it repeats the previous one exactly."""

@@ -52,6 +52,7 @@ import nfc.tag.tt3
 import nfc.tag.tt4
 
 from clubcore.errors import CardIOError, CardRejectedError, FormatError, ReaderUnavailableError
+from terminal.readers.apdu import MAX_MESSAGE
 from terminal.readers.base import Backoff, CardKind, CardRead, ReaderState, ThreadedReader
 
 __all__ = [
@@ -226,6 +227,8 @@ def read_tag(tag: Any, source: str) -> CardRead:
         raise CardIOError(CARD_REMOVED)
     if octets is None:
         return CardRead(source, CardKind.UID_ONLY, uid=uid)
+    if len(octets) > MAX_MESSAGE:  # nfcpy has read it already; we do not parse it
+        raise CardIOError(f"the card holds an oversized message ({len(octets)} bytes) - tap again")
     return CardRead(source, kind, uid=uid, ndef=octets)
 
 
@@ -359,7 +362,7 @@ class NfcReader(ThreadedReader):
             read = read_tag(tag, self.path)
         except CardIOError as exc:
             log.info("reader %s: %s", self.path, exc)
-            self.status(ReaderState.ERROR, exc.message)
+            self.refuse(exc.message, uid=bytes(tag.identifier))
         else:
             self.emit(read)
         return True

@@ -349,9 +349,9 @@ class PcscReader(ThreadedReader):
                 kind, uid, ndef = apdu.read_card(session.transmit, atr)
         except CardIOError as exc:
             text = str(exc)
-            self.status(ReaderState.ERROR, text if text == CARD_REMOVED else f"{text} - tap again")
+            self.refuse(text if text == CARD_REMOVED else f"{text} - tap again")
         except (FormatError, CardRejectedError) as exc:
-            self.status(ReaderState.ERROR, f"unreadable card: {exc} - tap again")
+            self.refuse(f"unreadable card: {exc} - tap again")
         else:
             self.emit(CardRead(f"pcsc:{reader}", kind, uid=uid, ndef=ndef, atr=atr))
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from terminal.readers.base import CardRead, ReaderEvent, ReaderState, ReaderStatus
+from terminal.readers.base import CardKind, CardRead, ReaderEvent, ReaderState, ReaderStatus
 from terminal.readers.pcsc import PcscReader
 from tests.pcsc_stack import READER, Pcscd
 
@@ -49,8 +49,17 @@ class Events:
         return event
 
     def card(self, timeout: float = 10.0) -> CardRead:
+        """The next card read, failing if a refused (failed) read comes first."""
         event = self.next(lambda e: isinstance(e, CardRead), timeout)
         assert isinstance(event, CardRead)
+        assert event.error is None, f"expected a card, got a failed read {event!r}"
+        return event
+
+    def refusal(self, timeout: float = 10.0) -> CardRead:
+        """The next failed read of a present card, failing if a good read comes first."""
+        event = self.next(lambda e: isinstance(e, CardRead), timeout)
+        assert isinstance(event, CardRead) and event.error is not None, event
+        assert event.kind is CardKind.UNREADABLE
         return event
 
     def error(self, timeout: float = 10.0) -> ReaderStatus:

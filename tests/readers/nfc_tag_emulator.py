@@ -200,8 +200,9 @@ class Type4Card(Card):
 
     def __init__(self, message: bytes, vanish_after_reads: int | None = None) -> None:
         super().__init__(bytes.fromhex("04832F9A272D80"), vanish_after_reads)
-        cc = bytes.fromhex("000F 20 003B 0034 04 06 E104 0800 00 00")
-        ndef_file = bytearray(0x800)
+        size = max(0x800, len(message) + 2)  # the NDEF file, as big as the message needs
+        cc = bytes.fromhex(f"000F 20 003B 0034 04 06 E104 {size:04X} 00 00")
+        ndef_file = bytearray(size)
         ndef_file[0 : 2 + len(message)] = len(message).to_bytes(2, "big") + message
         self.files = {b"\xe1\x03": bytearray(cc), b"\xe1\x04": ndef_file}
         self.selected: bytearray | None = None

@@ -81,8 +81,17 @@ class Events:
         raise AssertionError(f"no matching event within {timeout} s; saw {self.seen}")
 
     def read(self, timeout: float = 10.0) -> CardRead:
+        """The next card read, failing if a failed read of a present card comes first."""
         event = self.wait(lambda e: isinstance(e, CardRead), timeout)
         assert isinstance(event, CardRead)
+        assert event.error is None, f"expected a card, got a failed read {event!r}"
+        return event
+
+    def refusal(self, timeout: float = 10.0) -> CardRead:
+        """The next failed read of a present card, failing if a good read comes first."""
+        event = self.wait(lambda e: isinstance(e, CardRead), timeout)
+        assert isinstance(event, CardRead) and event.error is not None, event
+        assert event.kind is CardKind.UNREADABLE
         return event
 
     def status(self, state: ReaderState, timeout: float = 10.0) -> ReaderStatus:
@@ -260,12 +269,23 @@ def test_card_removed_mid_read_reports_error_and_goes_on(
     with running("nfc:usb") as events:
         error = events.status(ReaderState.ERROR)
         assert error.detail == driver.CARD_REMOVED
+        refused = events.refusal()  # a refusal with its reason, never a UID-only read
+        assert (refused.error, refused.uid) == (driver.CARD_REMOVED, card.uid)
         assert card.removed
         good = Ntag215(ntag215_memory(MESSAGE))
         device.cards.append(good)  # tapped again (another card, to tell them apart)
         read = events.read()
         assert (read.kind, read.uid, read.ndef) == (CardKind.NFC_TYPE2, good.uid, MESSAGE)
-    assert [e.uid for e in events.seen if isinstance(e, CardRead)] == [good.uid]
+    assert [e.uid for e in events.seen if isinstance(e, CardRead)] == [card.uid, good.uid]
+
+
+def test_an_oversized_message_is_a_refusal_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    huge = b"".join(ndef.message_encoder([ndef.TextRecord("x" * 9000)]))
+    card = Type4Card(huge)
+    install(monkeypatch, FakeDevice(card))
+    with running("nfc:usb") as events:
+        refused = events.refusal()
+    assert refused.uid == card.uid and "oversized message" in (refused.error or "")
 
 
 # --------------------------------------------------------- reopen with backoff

@@ -107,6 +107,7 @@ def test_card_removed_mid_read_then_next_card(
     card = insert(Ntag215(LONG, read_size=4))
     card.fault = Fault(FaultKind.REMOVE, after=5)
     assert events.error().detail == CARD_REMOVED
+    assert events.refusal().error == CARD_REMOVED  # a refusal, never "no card"
     assert card.removed.wait(5)
     card.fault = None
     card.connect()
@@ -131,6 +132,7 @@ def test_bad_replies_give_clear_errors(
     insert(card)
     error = events.error()
     assert expected in error.detail and error.detail.endswith("tap again")
+    assert events.refusal().error == error.detail
     card.remove()
     card.fault = None
     card.connect()
@@ -143,6 +145,7 @@ def test_corrupt_tlv_is_a_format_error(reader: PcscReader, events: Events, inser
     card.memory[16:20] = bytes.fromhex("03FF7FFF")  # an NDEF TLV of 32767 bytes
     insert(card)
     assert "runs past the end of the data area (496 bytes)" in events.error().detail
+    assert "runs past the end" in (events.refusal().error or "")
 
 
 @pcsc

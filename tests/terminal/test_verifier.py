@@ -261,6 +261,19 @@ def test_the_uid_of_an_expired_or_retired_key_card_identifies_nobody(
     assert rejection(nfc(b"", UID), directory) == "copied"
 
 
+def test_a_failed_read_is_refused_with_its_cause_never_as_uid_only(
+    directory: DictDirectory,
+) -> None:
+    registered = bytes.fromhex("a1b2c3d4")  # a UID-only card: accepted when it reads
+    failed = CardRead(
+        "nfc:usb", CardKind.UNREADABLE, uid=registered, error="card removed - tap again"
+    )
+    with pytest.raises(CardRejectedError) as info:
+        identify(failed, directory, today=TODAY)
+    assert info.value.reason == "unreadable"
+    assert info.value.hint.startswith("Card removed - tap again")
+
+
 def test_ndef_tag_without_club_record_falls_back_to_uid_map(directory: DictDirectory) -> None:
     result = identify(nfc(b"", bytes.fromhex("a1b2c3d4")), directory, today=TODAY)
     assert (result.member, result.strength) == (BOB, Strength.UID_ONLY)
