@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, cast, func, select
 
-from club_server.catalog import upsert
 from club_server.clock import iso
 from club_server.counters import next_value
 from club_server.keys import signing_key
 from club_server.schema import cards, members
+from club_server.upserts import upsert
 from clubcore.cardformat import CardFields, encode_ndef, encode_text
 from clubcore.cardformat import issue_card as sign
 from clubcore.errors import FormatError, NotFoundError, UnknownMemberError

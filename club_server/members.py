@@ -15,14 +15,16 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from club_server.catalog import get_setting, put_settings, upsert
 from club_server.clock import iso
 from club_server.counters import next_value
 from club_server.schema import cards, members, points_ledger, tiers
+from club_server.settings import read_settings
+from club_server.upserts import put_settings, upsert
 from clubcore.cardformat import MAX_MEMBER_NO
 from clubcore.demo_rows import member_number
 from clubcore.errors import FormatError, UnknownMemberError
 from clubcore.phonekey import e164_lookup_key
+from clubcore.settings import PHONE_SALT
 
 __all__ = ["add_member", "normalise_e164", "show_member"]
 
@@ -43,11 +45,12 @@ def normalise_e164(phone: str) -> str:
 
 
 def _phone_salt(conn: Connection) -> bytes:
-    salt = get_setting(conn, "phone_salt")
-    if salt is None:
-        salt = secrets.token_bytes(16).hex()
-        put_settings(conn, {"phone_salt": salt})
-    return bytes.fromhex(salt)
+    settings = read_settings(conn)
+    if settings.is_set(PHONE_SALT.key):
+        return settings.phone_salt
+    salt = secrets.token_bytes(16)
+    put_settings(conn, {PHONE_SALT.key: salt.hex()})
+    return salt
 
 
 def _new_number(conn: Connection) -> str:

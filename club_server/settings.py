@@ -23,6 +23,11 @@ key                             value
 ``velocity.*``                  0..100000 (server only; 0 turns a check off)
 ==============================  ===============================================
 
+What a key means when it is unset, and how a stored value is read, is
+defined once in :mod:`clubcore.settings`, for the server and the lanes alike
+(:func:`read_settings`): the currency a report names, for one, is the same
+``currency`` value (``IRT`` unless set) on both sides.
+
 :func:`change_settings` checks every key and value before it writes any, then
 upserts each changed one (a change-log entry each, so lanes get it in their
 next delta) in the caller's transaction. The rule set is versioned
@@ -39,10 +44,11 @@ from zoneinfo import available_timezones
 
 from sqlalchemy import Connection, select
 
-from club_server.catalog import put_settings
 from club_server.schema import settings as settings_table
+from club_server.upserts import put_settings
 from clubcore.errors import ConfigError
 from clubcore.money import BP_ONE, CURRENCIES
+from clubcore.settings import Settings as ClubSettings
 
 __all__ = [
     "RULES_VERSION",
@@ -50,6 +56,7 @@ __all__ = [
     "Setting",
     "change_settings",
     "parse_pairs",
+    "read_settings",
     "show_settings",
 ]
 
@@ -161,6 +168,11 @@ def _parse(key: str, text: str) -> str:
         return setting.parse(text)
     except ValueError as exc:
         raise ConfigError(key, str(exc)) from None
+
+
+def read_settings(conn: Connection) -> ClubSettings:
+    """The club's settings, typed, with the lanes' defaults (:mod:`clubcore.settings`)."""
+    return ClubSettings(_stored(conn))
 
 
 def _stored(conn: Connection) -> dict[str, str]:

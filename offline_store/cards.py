@@ -13,7 +13,7 @@ import sqlite_utils
 
 from clubcore.member import MemberSummary
 from clubcore.phonekey import e164_lookup_key
-from offline_store.catalog import get_setting
+from offline_store.settings import read_settings
 
 __all__ = ["StoreCardDirectory", "add_public_key", "revoke_card"]
 
@@ -53,7 +53,7 @@ class StoreCardDirectory:
         return str(row[0]) if row else None
 
     def member_for_phone(self, e164: str) -> str | None:
-        salt = bytes.fromhex(get_setting(self.db, "phone_salt", "") or "")
+        salt = read_settings(self.db).phone_salt
         row = self.db.execute(
             "SELECT member_no FROM members WHERE phone_hash = ? LIMIT 1",
             [e164_lookup_key(e164, salt)],

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from clubcore.errors import RedemptionError, SaleStateError, UnknownMemberError
 from clubcore.pricing import BasketItem, Customer, PricedBasket, ProductPricing, price_basket
 from clubcore.sale import Sale, Tender, new_sale_id
-from offline_store import catalog, members, sales
+from offline_store import members, pricing_data, sales
 from offline_store.cards import StoreCardDirectory
 from offline_store.members import Member
 from terminal import verifier
@@ -48,7 +48,7 @@ class Checkout:
     def __init__(self, terminal: Terminal) -> None:
         self.terminal = terminal
         self.db = terminal.db
-        self.rules = catalog.load_rules(self.db)
+        self.rules = pricing_data.load_rules(self.db)
         self.state = CheckoutState()
         self._products: dict[str, ProductPricing] = {}
         self.priced = self._price(self.state)
@@ -57,7 +57,7 @@ class Checkout:
 
     def _redeem_cap(self, member: Member) -> int:
         """Points the offline policy still allows this member to redeem."""
-        cap = int(self.terminal.setting("offline.redeem_cap_points", "5000"))
+        cap = self.terminal.settings.redeem_cap_points
         pending = self.db.execute(
             "SELECT COALESCE(-SUM(points), 0) FROM points_ledger "
             "WHERE member_no = ? AND kind = 'redeem' AND state = 'pending'",
@@ -68,7 +68,7 @@ class Checkout:
     def _price(self, state: CheckoutState) -> PricedBasket:
         missing = [sku for sku in state.quantities if sku not in self._products]
         if missing:
-            self._products.update(catalog.pricing_for(self.db, missing))
+            self._products.update(pricing_data.pricing_for(self.db, missing))
         items = [BasketItem(self._products[sku], qty) for sku, qty in state.quantities.items()]
         member = state.member
         customer = None
@@ -76,7 +76,7 @@ class Checkout:
         now = self.terminal.clock()
         if member is not None:
             customer = Customer(member.member_no, member.tier, member.segments)
-            offers = catalog.offers_for(self.db, member.member_no, now)
+            offers = pricing_data.offers_for(self.db, member.member_no, now)
         return price_basket(
             items,
             customer,
@@ -101,7 +101,7 @@ class Checkout:
         Raises:
             UnknownProductError, QuantityError, MemberOnlyItemError, RedemptionError.
         """
-        sku = catalog.find_product(self.db, code)
+        sku = pricing_data.find_product(self.db, code)
         quantities = dict(self.state.quantities)
         quantities[sku] = quantities.get(sku, 0) + quantity
         if quantity < 1:
@@ -191,7 +191,7 @@ class Checkout:
         if self.state.member is None and points:
             raise RedemptionError("identify the member before redeeming points")
         weak = self.state.id_method == str(verifier.Strength.UID_ONLY)
-        if points and weak and self.terminal.setting("policy.redeem_uid_only", "no") != "yes":
+        if points and weak and not self.terminal.settings.redeem_uid_only:
             raise RedemptionError(
                 "points cannot be redeemed with this card type",
                 hint="ask for the member's club card, or identify them by number",
@@ -242,6 +242,6 @@ class Checkout:
 
     def void(self) -> None:
         """Discard the basket before completion (nothing was recorded)."""
-        self.rules = catalog.load_rules(self.db)
+        self.rules = pricing_data.load_rules(self.db)
         self.state = CheckoutState()
         self.priced = self._price(self.state)

@@ -33,7 +33,7 @@ from clubcore.demo_rows import (
     product_rows,
     tier_rows,
 )
-from offline_store.catalog import put_settings
+from offline_store.settings import put_settings
 from terminal.pins import set_pin
 
 __all__ = [

@@ -14,7 +14,6 @@ from terminal.cli.base import cli, handle_errors, opened
 from terminal.config import apply_config, config_path, load_config
 from terminal.ui.env import check_display
 from terminal.ui.options import AppOptions
-from terminal.ui.status import SERVER_URL_SETTING
 
 __all__ = ["app_options", "run", "screenshots"]
 
@@ -36,9 +35,7 @@ def seed_demo(terminal: Terminal) -> None:
 
 def configured_readers(terminal: Terminal) -> list[str]:
     """The ``readers`` setting (comma-separated paths); ``sim`` until provisioned."""
-    provisioned = terminal.setting(SERVER_URL_SETTING, "") != ""
-    value = terminal.setting("readers", "pcsc,wedge" if provisioned else "sim")
-    return [path.strip() for path in value.split(",") if path.strip()]
+    return list(terminal.settings.readers)
 
 
 @cli.command("run")
@@ -118,15 +115,16 @@ def app_options(
         ConfigError: a malformed size.
     """
     paths = list(readers) or (["sim"] if demo else configured_readers(terminal))
+    settings = terminal.settings
     if fullscreen is None:
-        fullscreen = terminal.setting("kiosk.fullscreen", "no") == "yes"
-    lang = language or terminal.setting("ui.language", "en")
+        fullscreen = settings.fullscreen
+    lang = language or settings.language
     return AppOptions(
         terminal.data_dir,
         paths,
         demo=demo,
         fullscreen=fullscreen,
-        size=_size(size or terminal.setting("kiosk.size", "1280x800")),
+        size=_size(size) if size else settings.kiosk_size,
         language=lang if lang in ("en", "fa") else "en",
     )
 

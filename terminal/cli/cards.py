@@ -155,7 +155,7 @@ def read(
             if demo_card not in cards:
                 raise FormatError(f"--demo-card {demo_card!r}: one of {', '.join(cards)}")
             demo, paths = cards[demo_card], paths or ("sim",)
-        chosen = list(paths) or terminal.setting("readers", "pcsc").split(",")
+        chosen = list(paths) or list(terminal.settings.readers)
         event = _wait_for_card(chosen, timeout, demo)
         if event is None:
             click.echo(f"no card within {timeout:g} s", err=True)

@@ -23,7 +23,7 @@ def _identify(
     if member:
         checkout.identify(member, "manual")
     elif phone:
-        salt = bytes.fromhex(terminal.setting("phone_salt", ""))
+        salt = terminal.settings.phone_salt
         found = members.member_by_phone_hash(terminal.db, phone_lookup_key(phone, salt))
         checkout.identify_member(found, "phone")
 

@@ -112,7 +112,7 @@ class ClubTerminalApp(AppActions, App):
 
     def _open_session(self) -> UISession:
         terminal = bootstrap(self.options.data_dir, background_checkpoints=True)
-        if terminal.setting("rules_version", "") == "":
+        if not terminal.settings.has_store_data:
             terminal.close()
             raise ConfigError(
                 "data_dir",
@@ -130,7 +130,7 @@ class ClubTerminalApp(AppActions, App):
             session.basket(),
             session.sync_panel(),
             cards,
-            session.setting("readers", "sim"),
+            ",".join(session.readers()),
         )
 
     def _initial_done(self, initial: _Initial) -> None:

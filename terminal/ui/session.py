@@ -16,7 +16,7 @@ from datetime import date
 from clubcore.errors import CardRejectedError, ClubError, UnknownProductError
 from clubcore.reports import DailyReport
 from clubcore.tiers import Tier, next_tier
-from offline_store import catalog
+from offline_store import pricing_data
 from offline_store.cards import StoreCardDirectory
 from offline_store.members import Member
 from offline_store.reports import daily_report
@@ -25,7 +25,6 @@ from terminal.bootstrap import Terminal
 from terminal.pins import authorize
 from terminal.readers.base import CardKind, CardRead
 from terminal.ui.status import (
-    SERVER_URL_SETTING,
     SyncPanel,
     SyncStatusView,
     local_status,
@@ -63,7 +62,7 @@ class UISession:
         self.db = terminal.db
         self.checkout = terminal.checkout()
         self.sync_status = sync_status
-        self.tiers: dict[str, Tier] = catalog.load_tiers(self.db)
+        self.tiers: dict[str, Tier] = pricing_data.load_tiers(self.db)
         self._strength = ""
         self._unsynced = False
 
@@ -106,7 +105,7 @@ class UISession:
             progress = min(member.spend_12m / above.min_spend, 1.0) if above.min_spend else 1.0
         else:
             above, to_next, progress = None, 0, 1.0
-        offers = catalog.offers_for(self.db, member.member_no, self.terminal.clock())
+        offers = pricing_data.offers_for(self.db, member.member_no, self.terminal.clock())
         personal = tuple(
             offer
             for offer in offers
@@ -195,7 +194,7 @@ class UISession:
         """
         if read.kind is CardKind.WEDGE and read.text:
             try:
-                sku = catalog.find_product(self.db, read.text.strip())
+                sku = pricing_data.find_product(self.db, read.text.strip())
             except UnknownProductError:
                 pass
             else:
@@ -220,7 +219,7 @@ class UISession:
             max_amount=max_points * policy.point_value,
             min_redeem=policy.min_redeem,
             max_redeem_bp=policy.max_redeem_bp,
-            offline_cap=int(self.terminal.setting("offline.redeem_cap_points", "5000")),
+            offline_cap=self.terminal.settings.redeem_cap_points,
             current=self.checkout.state.redeem_points,
         )
 
@@ -248,7 +247,7 @@ class UISession:
         from sync.provision import open_client
         from sync.reports import store_daily_report
 
-        if not self.terminal.setting(SERVER_URL_SETTING, ""):
+        if not self.terminal.settings.provisioned:
             return None
         try:
             policy = RetryPolicy(attempts=2, deadline=4.0)
@@ -262,7 +261,7 @@ class UISession:
         """Today's report (the store's from the server if online, else this lane's), records."""
         today = self.terminal.local_now().date()
         store = self._store_report(today)
-        report = store or daily_report(self.db, today, self.terminal.currency.code, top=5)
+        report = store or daily_report(self.db, today, self.terminal.settings.currency_name, top=5)
         rows = self.db.execute(
             "SELECT s.sale_id, s.kind, s.created_at, s.total, s.member_no, "
             "EXISTS (SELECT 1 FROM sales r WHERE r.ref_sale_id = s.sale_id) "
@@ -335,8 +334,9 @@ class UISession:
             read.source, str(read.kind), True, found.member_no, str(found.strength), extra=extra
         )
 
-    def setting(self, key: str, default: str) -> str:
-        return self.terminal.setting(key, default)
+    def readers(self) -> tuple[str, ...]:
+        """The reader paths the terminal is configured with (:mod:`clubcore.settings`)."""
+        return self.terminal.settings.readers
 
 
 def _targets(member_no: str | None, segment: str | None, tier: str | None, m: Member) -> bool:

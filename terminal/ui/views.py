@@ -136,7 +136,7 @@ class ManagerView:
 class HealthCheck:
     """One line of the technician's health check."""
 
-    key: str  # catalog key of the check's name
+    key: str  # strings key of the check's name
     ok: bool
     detail: str
 

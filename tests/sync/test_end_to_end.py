@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from club_server import cards as server_cards
-from club_server import catalog as server_catalog
+from club_server import upserts as server_upserts
 from clubcore.errors import EnrollmentError, TerminalRevokedError
 from offline_store.db import DB_FILENAME
 from offline_store.members import points_balance
@@ -129,7 +129,7 @@ def test_deltas_follow_server_changes_and_the_cursor_only_advances(
     serial = club.rows("SELECT serial FROM cards ORDER BY serial DESC")[0][0]
     with club.writing() as conn:
         server_cards.revoke_card(conn, serial, "stolen", datetime.now(UTC))
-        server_catalog.upsert(conn, "products", {"sku": sku, "list_price": 123_450})
+        server_upserts.upsert(conn, "products", {"sku": sku, "list_price": 123_450})
     with open_client(lane.db, lane.data_dir, policy=FAST) as client:
         result = pull_changes(client, lane.db, limit=1)
         assert result.changes >= 2 and result.pages >= 2

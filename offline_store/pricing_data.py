@@ -1,4 +1,4 @@
-"""Products, prices, offers, tiers and settings in the local cache.
+"""The pricing data in the local cache: products, prices, offers, tiers, the rule set.
 
 Queries are shaped for the checkout's hot path: a basket of 50 lines is
 priced with one query for products, one for member prices and one for
@@ -16,38 +16,19 @@ from typing import Any
 
 import sqlite_utils
 
-from clubcore.errors import ConfigError, UnknownProductError
-from clubcore.points import POLICY_SETTINGS, policy_from_settings
+from clubcore.errors import UnknownProductError
 from clubcore.pricing import Offer, ProductPricing, RuleSet
 from clubcore.tiers import Tier
+from offline_store.settings import read_settings
 
 __all__ = [
     "find_product",
-    "get_setting",
     "load_rules",
     "load_tiers",
     "offer_texts",
     "offers_for",
     "pricing_for",
-    "put_settings",
 ]
-
-
-def get_setting(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
-    """A setting's value, or ``default`` when unset."""
-    row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-    return str(row[0]) if row else default
-
-
-def put_settings(db: sqlite_utils.Database, values: dict[str, object]) -> None:
-    """Set several settings at once (in the caller's transaction, if any)."""
-    with db.atomic():
-        for key, value in values.items():
-            db.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, str(value)],
-            )
 
 
 def load_tiers(db: sqlite_utils.Database) -> dict[str, Tier]:
@@ -66,27 +47,15 @@ def load_tiers(db: sqlite_utils.Database) -> dict[str, Tier]:
     return tiers
 
 
-def _int_setting(db: sqlite_utils.Database, key: str, default: int) -> int:
-    raw = get_setting(db, key)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(key, f"must be a whole number, not {raw!r}") from exc
-
-
 def load_rules(db: sqlite_utils.Database) -> RuleSet:
     """The current rule set: version, tiers and points policy from settings.
 
     Raises:
         ConfigError: a points setting is malformed or out of range.
     """
-    policy = policy_from_settings({key: get_setting(db, key) for key in POLICY_SETTINGS})
+    settings = read_settings(db)
     return RuleSet(
-        version=_int_setting(db, "rules_version", 0),
-        tiers=load_tiers(db),
-        points=policy,
+        version=settings.rules_version, tiers=load_tiers(db), points=settings.points_policy
     )
 
 
