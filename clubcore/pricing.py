@@ -57,6 +57,7 @@ __all__ = [
     "RuleSet",
     "price_basket",
     "price_line",
+    "targeted_offers",
 ]
 
 #: the largest quantity one line may carry
@@ -174,6 +175,15 @@ class Offer:
         if self.unit_price is not None:
             return self.unit_price
         return apply_percent(base, self.percent_bp or 0)
+
+
+def targeted_offers(offers: Iterable[Offer], customer: Customer) -> tuple[Offer, ...]:
+    """The offers aimed at ``customer`` (by number, segment, tier, or at everyone).
+
+    The same test :func:`price_basket` applies (:meth:`Offer.target_source`),
+    for showing a member their offers.
+    """
+    return tuple(offer for offer in offers if offer.target_source(customer) is not None)
 
 
 @dataclass(frozen=True, slots=True)

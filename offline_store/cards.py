@@ -11,8 +11,8 @@ from datetime import datetime
 
 import sqlite_utils
 
+from clubcore.identity import e164_lookup_key
 from clubcore.member import MemberSummary
-from clubcore.phonekey import e164_lookup_key
 from offline_store.settings import read_settings
 
 __all__ = ["StoreCardDirectory", "add_public_key", "revoke_card"]

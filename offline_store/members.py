@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from clubcore.errors import UnknownMemberError
+from clubcore.pricing import Customer
 
 __all__ = ["Member", "get_member", "member_by_phone_hash", "member_for_uid", "points_balance"]
 
@@ -34,6 +35,11 @@ class Member:
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def customer(self) -> Customer:
+        """The member as pricing sees them."""
+        return Customer(self.member_no, self.tier, self.segments)
 
 
 _SELECT = (

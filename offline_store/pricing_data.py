@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -22,12 +23,17 @@ from clubcore.tiers import Tier
 from offline_store.settings import read_settings
 
 __all__ = [
+    "ProductRow",
+    "categories",
+    "count_products",
     "find_product",
     "load_rules",
     "load_tiers",
     "offer_texts",
     "offers_for",
     "pricing_for",
+    "products_in",
+    "search_products",
 ]
 
 
@@ -178,3 +184,61 @@ def offers_for(db: sqlite_utils.Database, member_no: str, now: datetime) -> list
         [member_no, now.isoformat(), now.isoformat()],
     )
     return [_offer(row) for row in rows]
+
+
+# -- browsing (the product buttons of the checkout screen) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRow:
+    """A product as a button shows it."""
+
+    sku: str
+    name: str
+    list_price: int
+    member_only: bool
+
+
+def _product_rows(rows: Iterable[Sequence[Any]]) -> list[ProductRow]:
+    return [ProductRow(str(s), str(n), int(p), bool(m)) for s, n, p, m in rows]
+
+
+def categories(db: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(code, name) of every category that has active products, by name."""
+    rows = db.execute(
+        "SELECT code, name FROM categories c WHERE EXISTS "
+        "(SELECT 1 FROM products p WHERE p.category = c.code AND p.active) ORDER BY c.name"
+    ).fetchall()
+    return [(str(code), str(name)) for code, name in rows]
+
+
+def products_in(
+    db: sqlite_utils.Database, category: str, offset: int, limit: int
+) -> list[ProductRow]:
+    """A page of a category's active products, by SKU."""
+    return _product_rows(
+        db.execute(
+            "SELECT sku, name, list_price, member_only FROM products "
+            "WHERE category = ? AND active ORDER BY sku LIMIT ? OFFSET ?",
+            [category, limit, offset],
+        ).fetchall()
+    )
+
+
+def search_products(db: sqlite_utils.Database, digits: str, limit: int) -> list[ProductRow]:
+    """Active products whose SKU or barcode contains ``digits``, by SKU."""
+    if not digits:
+        return []
+    like = f"%{digits}%"
+    return _product_rows(
+        db.execute(
+            "SELECT sku, name, list_price, member_only FROM products "
+            "WHERE active AND (sku LIKE ? OR barcode LIKE ?) ORDER BY sku LIMIT ?",
+            [like, like, limit],
+        ).fetchall()
+    )
+
+
+def count_products(db: sqlite_utils.Database) -> int:
+    """How many products the cache holds (active or not)."""
+    return int(db.execute("SELECT COUNT(*) FROM products").fetchone()[0])

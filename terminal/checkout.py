@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from clubcore.errors import RedemptionError, SaleStateError, UnknownMemberError
+from clubcore.identity import IdMethod
 from clubcore.pricing import BasketItem, Customer, PricedBasket, ProductPricing, price_basket
 from clubcore.sale import Sale, Tender, new_sale_id
 from offline_store import members, pricing_data, sales
@@ -38,7 +39,8 @@ class CheckoutState:
 
     quantities: dict[str, int] = field(default_factory=dict)  # sku -> qty, in line order
     member: Member | None = None
-    id_method: str | None = None
+    id_method: IdMethod | None = None
+    unsynced: bool = False  # a signed card whose member this lane has not synced yet
     redeem_points: int = 0
 
 
@@ -129,22 +131,26 @@ class Checkout:
 
     # -- the customer --------------------------------------------------------
 
-    def identify(self, member_no: str, id_method: str = "manual") -> PricedBasket:
-        """Identify the customer as member ``member_no``; the basket re-prices.
+    def identify(self, member_no: str, id_method: IdMethod = IdMethod.NUMBER) -> PricedBasket:
+        """Identify the customer as member ``member_no`` (canonical); the basket re-prices.
 
         Raises:
             UnknownMemberError: unknown, suspended or closed member.
         """
         return self.identify_member(members.get_member(self.db, member_no), id_method)
 
-    def identify_member(self, member: Member, id_method: str) -> PricedBasket:
+    def identify_member(
+        self, member: Member, id_method: IdMethod, *, unsynced: bool = False
+    ) -> PricedBasket:
         """Identify the customer from an already looked-up member."""
         if not member.active:
             raise UnknownMemberError(
                 f"membership {member.member_no} is {member.status}",
                 hint="the member should contact the club",
             )
-        state = dataclasses.replace(self.state, member=member, id_method=id_method, redeem_points=0)
+        state = dataclasses.replace(
+            self.state, member=member, id_method=id_method, unsynced=unsynced, redeem_points=0
+        )
         return self._apply(state)
 
     def identify_read(self, read: CardRead) -> Identification:
@@ -166,7 +172,7 @@ class Checkout:
             )
         else:
             member = members.get_member(self.db, found.member_no)
-        self.identify_member(member, str(found.strength))
+        self.identify_member(member, found.method, unsynced=found.member is None)
         return found
 
     def _base_tier(self) -> str:
@@ -179,7 +185,9 @@ class Checkout:
         Raises:
             MemberOnlyItemError: the basket holds a member-only item.
         """
-        state = dataclasses.replace(self.state, member=None, id_method=None, redeem_points=0)
+        state = dataclasses.replace(
+            self.state, member=None, id_method=None, unsynced=False, redeem_points=0
+        )
         return self._apply(state)
 
     def redeem(self, points: int) -> PricedBasket:
@@ -190,7 +198,7 @@ class Checkout:
         """
         if self.state.member is None and points:
             raise RedemptionError("identify the member before redeeming points")
-        weak = self.state.id_method == str(verifier.Strength.UID_ONLY)
+        weak = self.state.id_method is IdMethod.CARD_UID
         if points and weak and not self.terminal.settings.redeem_uid_only:
             raise RedemptionError(
                 "points cannot be redeemed with this card type",

@@ -36,7 +36,7 @@ from clubcore.errors import (
     TerminalRevokedError,
 )
 from clubcore.settings import MAX_AGE_HOURS, READERS, Settings
-from offline_store.db import DB_FILENAME
+from offline_store.db import DB_FILENAME, integrity_problems
 from offline_store.settings import read_settings
 from sync.enroll import check_health
 from sync.http import RetryPolicy
@@ -132,10 +132,10 @@ def check_database(ctx: Context) -> Check:
     )
     try:
         with _read_only(ctx) as db:
-            rows = [str(row[0]) for row in db.execute("PRAGMA integrity_check(20)").fetchall()]
+            rows = integrity_problems(db)
     except sqlite3.DatabaseError as exc:
         return Check(name, "fail", f"{ctx.db_path} is damaged: {exc}", hint)
-    if rows != ["ok"]:
+    if rows:
         return Check(name, "fail", f"{ctx.db_path} is damaged: {'; '.join(rows[:5])}", hint)
     return Check(name, "ok", f"{ctx.db_path}: integrity ok")
 

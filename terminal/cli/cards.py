@@ -113,6 +113,7 @@ def _describe(terminal: Terminal, read: CardRead, found: verifier.Identification
         "uid": read.uid.hex() if read.uid else None,
         "member_no": found.member_no,
         "strength": str(found.strength),
+        "method": str(found.method),
         "flagged_unsynced": found.flagged_unsynced,
         "serial": found.serial,
     }

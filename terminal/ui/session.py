@@ -14,12 +14,16 @@ from collections.abc import Callable, Mapping
 from datetime import date
 
 from clubcore.errors import CardRejectedError, ClubError, UnknownProductError
+from clubcore.identity import IdMethod
+from clubcore.pricing import targeted_offers
 from clubcore.reports import DailyReport
-from clubcore.tiers import Tier, next_tier
+from clubcore.tiers import Tier, tier_progress
 from offline_store import pricing_data
 from offline_store.cards import StoreCardDirectory
+from offline_store.db import integrity_problems
 from offline_store.members import Member
 from offline_store.reports import daily_report
+from offline_store.sales import sales_of_day
 from terminal import refunds, verifier
 from terminal.bootstrap import Terminal
 from terminal.pins import authorize
@@ -63,8 +67,6 @@ class UISession:
         self.checkout = terminal.checkout()
         self.sync_status = sync_status
         self.tiers: dict[str, Tier] = pricing_data.load_tiers(self.db)
-        self._strength = ""
-        self._unsynced = False
 
     # -- views -------------------------------------------------------------
 
@@ -84,7 +86,8 @@ class UISession:
             )
             for line in priced.lines
         )
-        member = self.checkout.state.member
+        state = self.checkout.state
+        member = state.member
         return BasketView(
             lines=lines,
             subtotal_list=priced.subtotal_list,
@@ -93,69 +96,44 @@ class UISession:
             points_discount=priced.points_discount,
             total=priced.total,
             points_earned=priced.points_earned,
-            member=self._member_view(member) if member else None,
+            member=self._member_view(member, state.id_method, state.unsynced) if member else None,
             read_at=read_at,
         )
 
-    def _member_view(self, member: Member) -> MemberView:
-        current = self.tiers.get(member.tier)
-        above = next_tier(self.tiers.values(), current) if current else None
-        if above is not None and current is not None and current.assignable:
-            to_next = max(above.min_spend - member.spend_12m, 0)
-            progress = min(member.spend_12m / above.min_spend, 1.0) if above.min_spend else 1.0
-        else:
-            above, to_next, progress = None, 0, 1.0
+    def _member_view(
+        self, member: Member, id_method: IdMethod | None, unsynced: bool
+    ) -> MemberView:
+        standing = tier_progress(self.tiers.values(), member.tier, member.spend_12m)
         offers = pricing_data.offers_for(self.db, member.member_no, self.terminal.clock())
-        personal = tuple(
-            offer
-            for offer in offers
-            if _targets(offer.target_member, offer.target_segment, offer.target_tier, member)
-        )
+        above = standing.next
         return MemberView(
             member_no=member.member_no,
             name=member.display_name,
             tier=member.tier,
-            tier_name=current.name if current else member.tier,
+            tier_name=standing.current.name if standing.current else member.tier,
             points_balance=member.points_balance,
             next_tier=above.code if above else None,
             next_tier_name=above.name if above else "",
-            to_next=to_next,
-            progress=progress,
-            offers=personal,
-            strength=self._strength,
-            unsynced=self._unsynced,
+            to_next=standing.to_next,
+            progress=standing.progress,
+            offers=targeted_offers(offers, member.customer),
+            id_method=str(id_method) if id_method else "",
+            unsynced=unsynced,
         )
 
     # -- products ------------------------------------------------------------
 
     def categories(self) -> list[tuple[str, str]]:
         """(code, name) of every category that has active products."""
-        rows = self.db.execute(
-            "SELECT code, name FROM categories c WHERE EXISTS "
-            "(SELECT 1 FROM products p WHERE p.category = c.code AND p.active) ORDER BY c.name"
-        ).fetchall()
-        return [(str(code), str(name)) for code, name in rows]
+        return pricing_data.categories(self.db)
 
     def products(self, category: str, offset: int = 0, limit: int = PAGE) -> list[ProductView]:
         """A page of a category's active products, by SKU."""
-        rows = self.db.execute(
-            "SELECT sku, name, list_price, member_only FROM products "
-            "WHERE category = ? AND active ORDER BY sku LIMIT ? OFFSET ?",
-            [category, limit, offset],
-        ).fetchall()
-        return [ProductView(str(s), str(n), int(p), bool(m)) for s, n, p, m in rows]
+        return _views(pricing_data.products_in(self.db, category, offset, limit))
 
     def search(self, digits: str, limit: int = PAGE) -> list[ProductView]:
-        """Products whose SKU or barcode ends with or contains ``digits``."""
-        if not digits:
-            return []
-        like = f"%{digits}%"
-        rows = self.db.execute(
-            "SELECT sku, name, list_price, member_only FROM products "
-            "WHERE active AND (sku LIKE ? OR barcode LIKE ?) ORDER BY sku LIMIT ?",
-            [like, like, limit],
-        ).fetchall()
-        return [ProductView(str(s), str(n), int(p), bool(m)) for s, n, p, m in rows]
+        """Products whose SKU or barcode contains ``digits``."""
+        return _views(pricing_data.search_products(self.db, digits, limit))
 
     # -- basket actions ------------------------------------------------------
 
@@ -176,12 +154,10 @@ class UISession:
 
     def clear(self) -> BasketView:
         self.checkout.void()
-        self._strength, self._unsynced = "", False
         return self.basket()
 
     def drop_member(self) -> BasketView:
         self.checkout.drop_member()
-        self._strength, self._unsynced = "", False
         return self.basket()
 
     # -- the customer --------------------------------------------------------
@@ -200,9 +176,7 @@ class UISession:
             else:
                 self.checkout.add(sku)
                 return self.basket()
-        found = self.checkout.identify_read(read)
-        self._strength = str(found.strength)
-        self._unsynced = found.member is None
+        self.checkout.identify_read(read)
         return self.basket(read_at=read.monotonic)
 
     def identify_entry(self, text: str) -> BasketView:
@@ -230,7 +204,6 @@ class UISession:
     def complete(self, tender: str) -> SaleDone:
         """Record the sale durably; returns once it is committed."""
         sale = self.checkout.complete(tender)
-        self._strength, self._unsynced = "", False
         return SaleDone(
             sale.sale_id, sale.total, str(sale.tender), sale.points_earned, self.basket()
         )
@@ -262,25 +235,17 @@ class UISession:
         today = self.terminal.local_now().date()
         store = self._store_report(today)
         report = store or daily_report(self.db, today, self.terminal.settings.currency_name, top=5)
-        rows = self.db.execute(
-            "SELECT s.sale_id, s.kind, s.created_at, s.total, s.member_no, "
-            "EXISTS (SELECT 1 FROM sales r WHERE r.ref_sale_id = s.sale_id) "
-            "FROM sales s WHERE s.business_date = ? ORDER BY s.created_at DESC LIMIT 40",
-            [today.isoformat()],
-        ).fetchall()
         tz = self.terminal.timezone
-        from datetime import datetime
-
         sales = tuple(
             SaleRow(
-                str(sid),
-                str(kind),
-                datetime.fromisoformat(created).astimezone(tz).strftime("%H:%M"),
-                int(total),
-                member,
-                bool(returned),
+                row.sale_id,
+                row.kind,
+                row.created_at.astimezone(tz).strftime("%H:%M"),
+                row.total,
+                row.member_no,
+                row.returned,
             )
-            for sid, kind, created, total, member, returned in rows
+            for row in sales_of_day(self.db, today)
         )
         return ManagerView(
             report, sales, self.sync_panel().status.pending, store_wide=store is not None
@@ -305,11 +270,12 @@ class UISession:
 
     def health(self, reader_states: Mapping[str, str]) -> list[HealthCheck]:
         """Database integrity, readers, outbox backlog and store data."""
-        result = str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+        problems = integrity_problems(self.db, limit=1)
+        result = problems[0] if problems else "ok"
         status = self.sync_panel().status
         pending = status.pending
         bad = {path: state for path, state in reader_states.items() if state != "ready"}
-        products = int(self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0])
+        products = pricing_data.count_products(self.db)
         return [
             HealthCheck("tech.check.db", result == "ok", result),
             HealthCheck(
@@ -339,15 +305,8 @@ class UISession:
         return self.terminal.settings.readers
 
 
-def _targets(member_no: str | None, segment: str | None, tier: str | None, m: Member) -> bool:
-    """True for an offer aimed at this member (by number, segment or tier), not at all."""
-    if member_no is not None:
-        return member_no == m.member_no
-    if segment is not None:
-        return segment in m.segments
-    if tier is not None:
-        return tier == m.tier
-    return True
+def _views(rows: list[pricing_data.ProductRow]) -> list[ProductView]:
+    return [ProductView(r.sku, r.name, r.list_price, r.member_only) for r in rows]
 
 
 def sale_lines(session: UISession, sale_id: str) -> list[tuple[int, str, int, int]]:
