@@ -256,11 +256,6 @@ class PricedBasket:
         """What the customer pays."""
         return self.subtotal - self.points_discount
 
-    @property
-    def offers_applied(self) -> tuple[str, ...]:
-        ids = {o for line in self.lines for o in (line.offer_id, line.stacked_offer_id) if o}
-        return tuple(sorted(ids))
-
 
 @dataclass(frozen=True, slots=True)
 class _Targeted:

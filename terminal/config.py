@@ -31,7 +31,7 @@ lane can never price, report or cap points differently from the club.
 ``server.url`` and ``store.id`` may only repeat what provisioning wrote.
 
 Every value is checked when the file is loaded; the first problem raises
-:class:`~clubcore.errors.ConfigError` naming the key (``money.currency``) and
+:class:`~clubcore.errors.ConfigError` naming the key (``pins.min_length``) and
 what is wrong with it. Unknown keys are refused (a typo must not be ignored),
 and so are secrets: the terminal's credential lives in its own 0600 file in
 the data directory (:mod:`sync.credentials`), never here.

@@ -381,10 +381,6 @@ class ClubTerminalApp(AppActions, App):
         if self.sim is not None:
             self.sim.present(card.as_read(self.sim.path))
 
-    def present_read(self, read: CardRead) -> None:
-        if self.sim is not None:
-            self.sim.present(read)
-
     def on_stop(self) -> None:
         for reader in self.readers:
             reader.stop(timeout=2.0)
