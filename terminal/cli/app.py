@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from clubcore.errors import ConfigError
-from terminal import demo_cards, demo_data
+from terminal import demo_data
 from terminal.bootstrap import Terminal
 from terminal.cli.base import cli, handle_errors, opened
 from terminal.config import apply_config, config_path, load_config
@@ -24,13 +24,6 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError:
         raise ConfigError("--size", f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x800") from None
     return width, height
-
-
-def seed_demo(terminal: Terminal) -> None:
-    """Seed a demo store and its demo cards into an empty terminal."""
-    demo_data.seed(terminal.db, now=terminal.clock())
-    cards = demo_cards.issue_demo_cards(terminal.db, terminal.clock())
-    demo_cards.save(cards, terminal.data_dir / demo_cards.DEMO_CARDS_FILE)
 
 
 def configured_readers(terminal: Terminal) -> list[str]:
@@ -94,7 +87,7 @@ def run(
     with opened(ctx, require_data=False) as terminal:
         if demo and not terminal.db["products"].count:
             click.echo(f"seeding a demo store in {terminal.data_dir} ...", err=True)
-            seed_demo(terminal)
+            demo_data.seed_demo(terminal)
         options = app_options(terminal, demo, fullscreen, size, language, readers)
     from terminal.ui.launch import run_app
 

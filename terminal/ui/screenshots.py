@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from terminal import demo_cards
+from terminal import demo_cards, demo_data
 from terminal.bootstrap import bootstrap
 
 if TYPE_CHECKING:
@@ -28,11 +28,9 @@ BASKET = ["P000001", "P000012", "P000030", "P000053", "P000040", "P000005"]
 
 def seed_day(data_dir: Path) -> None:
     """A demo store and a day of sales at several hours, members and not."""
-    from terminal.cli.app import seed_demo
-
     terminal = bootstrap(data_dir)
     try:
-        seed_demo(terminal)
+        demo_data.seed_demo(terminal)
         cards = {c.label: c for c in demo_cards.load(data_dir / demo_cards.DEMO_CARDS_FILE)}
         today = terminal.local_now().replace(hour=8, minute=5, second=0, microsecond=0)
         labels = ["gold", None, "basic", "silver", None, "platinum", "vip", "basic", None, "gold"]
