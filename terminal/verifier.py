@@ -22,8 +22,15 @@ member number / phone       member in the cache                             ``un
 ==========================  ==============================================  ============
 
 Checks run in the order of the table, so a revoked card that has also expired
-is reported as revoked. :class:`Debouncer` drops repeat reads of a card that
-stays on the reader.
+is reported as revoked. Besides its strength, an identification says how
+the member was identified (``method``, recorded on the sale as its
+``id_method``): ``card`` (signed chip or contact card), ``card-uid``, ``qr``
+(the signed text form, scanned), ``magstripe``, ``number`` or ``phone``, the
+one vocabulary of :class:`clubcore.identity.IdMethod`.
+
+:class:`Debouncer` drops repeat reads of a card that stays on the reader;
+the app keeps exactly one, in :class:`terminal.ui.session.UISession` on its
+worker thread, which every reader event goes through.
 """
 
 from __future__ import annotations

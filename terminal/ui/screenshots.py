@@ -72,7 +72,7 @@ def _steps(
             app.set_language(code)
             app.go_checkout()
             app.clear_basket()
-            app.debouncer.window = 0
+            app.call(lambda s: s.set_debounce(0.0))
             app.present(cards["gold"])
             yield lambda: app.basket_view is not None and app.basket_view.member is not None
             for sku in BASKET:

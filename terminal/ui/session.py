@@ -46,6 +46,7 @@ from terminal.ui.views import (
     SaleRow,
     TestRead,
 )
+from terminal.verifier import Debouncer
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,20 @@ class UISession:
     """The terminal as the app's worker sees it."""
 
     def __init__(
-        self, terminal: Terminal, sync_status: Callable[[], SyncStatusView] | None = None
+        self,
+        terminal: Terminal,
+        sync_status: Callable[[], SyncStatusView] | None = None,
+        debounce: float = 2.0,
     ) -> None:
-        """Arguments: sync_status: the sync client's current status, if one runs."""
+        """Arguments: sync_status: the sync client's current status, if one runs;
+        debounce: seconds a card must be away before a read of it counts again.
+        """
         self.terminal = terminal
         self.db = terminal.db
         self.checkout = terminal.checkout()
         self.sync_status = sync_status
+        #: the one place reader events are debounced: here, on the worker thread
+        self.debouncer = Debouncer(debounce)
         self.tiers: dict[str, Tier] = pricing_data.load_tiers(self.db)
 
     # -- views -------------------------------------------------------------
@@ -178,6 +186,18 @@ class UISession:
                 return self.basket()
         self.checkout.identify_read(read)
         return self.basket(read_at=read.monotonic)
+
+    def card_read(self, read: CardRead) -> BasketView | None:
+        """A reader's event: as :meth:`handle_read`, or None for a repeat of a card just read."""
+        return self.handle_read(read) if self.debouncer.accept(read) else None
+
+    def card_test_read(self, read: CardRead) -> TestRead | None:
+        """A reader's event for the technician's test: None for a repeat (nothing shown)."""
+        return self.test_read(read) if self.debouncer.accept(read) else None
+
+    def set_debounce(self, window: float) -> None:
+        """Change the debounce window (0: every read counts; demos and benchmarks)."""
+        self.debouncer.window = window
 
     def identify_entry(self, text: str) -> BasketView:
         """A member number or phone keyed on the keypad."""
