@@ -132,9 +132,10 @@ class Checkout:
     # -- the customer --------------------------------------------------------
 
     def identify(self, member_no: str, id_method: IdMethod = IdMethod.NUMBER) -> PricedBasket:
-        """Identify the customer as member ``member_no`` (canonical); the basket re-prices.
+        """Identify the customer as member ``member_no`` (as typed); the basket re-prices.
 
         Raises:
+            FormatError: not a member number.
             UnknownMemberError: unknown, suspended or closed member.
         """
         return self.identify_member(members.get_member(self.db, member_no), id_method)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from clubcore.errors import FormatError
-from clubcore.identity import IdMethod, parse_member_number, phone_lookup_key
+from clubcore.identity import IdMethod
 from clubcore.sale import Sale, Tender
 from offline_store import members
 from terminal.bootstrap import Terminal
@@ -21,11 +21,9 @@ def _identify(
     terminal: Terminal, checkout: Checkout, member: str | None, phone: str | None
 ) -> None:
     if member:
-        checkout.identify(parse_member_number(member), IdMethod.NUMBER)
+        checkout.identify(member, IdMethod.NUMBER)
     elif phone:
-        salt = terminal.settings.phone_salt
-        found = members.member_by_phone_hash(terminal.db, phone_lookup_key(phone, salt))
-        checkout.identify_member(found, IdMethod.PHONE)
+        checkout.identify_member(members.member_by_phone(terminal.db, phone), IdMethod.PHONE)
 
 
 def _print_sale(terminal: Terminal, sale: Sale, as_json: bool) -> None:

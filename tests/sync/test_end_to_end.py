@@ -15,11 +15,13 @@ from club_server import upserts as server_upserts
 from clubcore.errors import EnrollmentError, TerminalRevokedError
 from offline_store.db import DB_FILENAME
 from offline_store.members import points_balance
+from offline_store.reports import daily_report
 from sync import open_client, provision, pull_changes, push_now, sync_once
 from sync.enroll import enroll
 from sync.http import SyncClient
 from sync.pull import get_cursor
 from sync.push import outbox_counts
+from sync.reports import store_daily_report
 from sync.worker import SyncWorker
 from terminal.bootstrap import Terminal, bootstrap
 from tests.sync.club import ClubServer, club  # noqa: F401  (the fixture)
@@ -95,6 +97,23 @@ def test_offline_sales_are_pushed_once_and_replays_double_nothing(
     assert club.scalar(f"SELECT COUNT(*) FROM sales WHERE sale_id IN ({marks})") == 3
     assert club.scalar(f"SELECT COUNT(*) FROM points_ledger WHERE sale_id IN ({marks})") == ledger
     assert outbox_counts(lane.db) == (0, 0)
+
+
+def test_the_lane_and_the_server_report_the_same_sales_in_the_same_currency(
+    club: ClubServer,  # noqa: F811
+    lane: Terminal,
+) -> None:
+    day = lane.local_now().date()
+    with open_client(lane.db, lane.data_dir, policy=FAST) as client:
+        before = store_daily_report(client, day)  # other tests' lanes share the store
+        ring_up(lane, [members_with_points(lane, 1)[0], None])
+        own = daily_report(lane.db, day, lane.settings.currency_name)
+        sync_once(client, lane.db)
+        after = store_daily_report(client, day)
+    currency = club.scalar("SELECT value FROM settings WHERE key = 'currency'")
+    assert own.currency == after.currency == currency
+    assert after.sales_count - before.sales_count == own.sales_count == 2
+    assert after.total - before.total == own.total
 
 
 def test_a_different_body_for_a_known_sale_is_a_conflict_kept_aside(

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from clubcore.errors import ConfigError
 from clubcore.money import CURRENCIES
+from clubcore.settings import LANE_KEYS
 from offline_store.settings import put_settings, read_settings
 from terminal.bootstrap import Terminal
 from terminal.cli import cli
@@ -289,3 +290,11 @@ def test_applied_settings_reach_pins_and_the_app_window(
     chosen = app_options(empty_terminal, True, False, "1920x1080", "en", ("sim",))
     assert chosen.size == (1920, 1080) and not chosen.fullscreen and chosen.language == "en"
     assert chosen.readers == ["sim"]
+
+
+def test_terminal_toml_sets_only_lane_keys() -> None:
+    config = parse_config(
+        {"readers": ["sim"], "ui": {"language": "fa"}, "pins": {"min_length": 6},
+         "kiosk": {"fullscreen": True, "size": "800x480"}}
+    )  # fmt: skip
+    assert set(config.settings()) == LANE_KEYS
