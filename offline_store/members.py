@@ -25,6 +25,7 @@ __all__ = [
     "member_by_phone",
     "member_by_phone_hash",
     "member_for_uid",
+    "pending_redemptions",
     "points_balance",
 ]
 
@@ -126,3 +127,13 @@ def member_for_uid(db: sqlite_utils.Database, uid_hex: str) -> str | None:
 def points_balance(db: sqlite_utils.Database, member_no: str) -> int:
     """The member's available points (see the module docstring)."""
     return get_member(db, member_no).points_balance
+
+
+def pending_redemptions(db: sqlite_utils.Database, member_no: str) -> int:
+    """Points this lane redeemed for the member that the server has not acknowledged yet."""
+    row = db.execute(
+        "SELECT COALESCE(-SUM(points), 0) FROM points_ledger "
+        "WHERE member_no = ? AND kind = 'redeem' AND state = 'pending'",
+        [member_no],
+    ).fetchone()
+    return int(row[0])

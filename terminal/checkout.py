@@ -60,12 +60,7 @@ class Checkout:
     def _redeem_cap(self, member: Member) -> int:
         """Points the offline policy still allows this member to redeem."""
         cap = self.terminal.settings.redeem_cap_points
-        pending = self.db.execute(
-            "SELECT COALESCE(-SUM(points), 0) FROM points_ledger "
-            "WHERE member_no = ? AND kind = 'redeem' AND state = 'pending'",
-            [member.member_no],
-        ).fetchone()[0]
-        return max(cap - int(pending), 0)
+        return max(cap - members.pending_redemptions(self.db, member.member_no), 0)
 
     def _price(self, state: CheckoutState) -> PricedBasket:
         missing = [sku for sku in state.quantities if sku not in self._products]
