@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlite_utils
 
 from clubcore.errors import ConfigError, SyncError
-from clubcore.settings import CA_BUNDLE, SERVER_URL
+from clubcore.settings import CA_BUNDLE, PROVISIONED_AT, SERVER_URL, STORE_ID, TERMINAL_ID
 from offline_store.db import DB_FILENAME, open_db
 from offline_store.settings import read_settings
 from sync import credentials
@@ -133,10 +133,10 @@ def provision(
         health = check_health(client, clock())
         credential, enrolled = _credential(client, data_dir, code)
     settings: dict[str, object] = {
-        "terminal_id": credential.terminal_id,
-        "store_id": credential.store_id,
+        TERMINAL_ID.key: credential.terminal_id,
+        STORE_ID.key: credential.store_id,
         SERVER_URL_KEY: credential.server_url,
-        "sync.provisioned_at": clock().isoformat(),
+        PROVISIONED_AT.key: clock().isoformat(),
     }
     if bundle is not None:
         settings[CA_BUNDLE_KEY] = str(bundle)

@@ -41,6 +41,7 @@ from clubcore.demo_rows import (
     product_rows,
     tier_rows,
 )
+from clubcore.settings import STORE_ID, TERMINAL_ID
 from offline_store.settings import put_settings
 from terminal import demo_cards
 from terminal.pins import set_pin
@@ -166,7 +167,7 @@ def seed(
         )
         put_settings(
             db,
-            {**demo_settings(salt), "terminal_id": "demo-lane-1", "store_id": "demo-store"},
+            {**demo_settings(salt), TERMINAL_ID.key: "demo-lane-1", STORE_ID.key: "demo-store"},
         )
         set_pin(db, "manager", "Store manager", "manager", DEMO_MANAGER_PIN)
         set_pin(db, "technician", "Technician", "technician", DEMO_TECHNICIAN_PIN)
