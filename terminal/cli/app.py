@@ -26,11 +26,6 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def configured_readers(terminal: Terminal) -> list[str]:
-    """The ``readers`` setting (comma-separated paths); ``sim`` until provisioned."""
-    return list(terminal.settings.readers)
-
-
 @cli.command("run")
 @click.option(
     "--demo",
@@ -107,8 +102,8 @@ def app_options(
     Raises:
         ConfigError: a malformed size.
     """
-    paths = list(readers) or (["sim"] if demo else configured_readers(terminal))
     settings = terminal.settings
+    paths = list(readers) or (["sim"] if demo else list(settings.readers))
     if fullscreen is None:
         fullscreen = settings.fullscreen
     lang = language or settings.language
