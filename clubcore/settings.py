@@ -31,6 +31,12 @@ never sends a lane key, so the file is the only writer of its own keys.
 Provisioning keys come from the enrollment and ``terminal.toml`` may only
 repeat them (``config apply`` refuses a different server or store). A key
 nobody has set takes the default written here, the same on lane and server.
+For one run, ``club-terminal run``'s options (``--reader``, ``--size``,
+``--language``, ``--fullscreen``) win over the lane's keys.
+
+``currency`` names the currency with its display unit (``IRT``: rial shown in
+toman); daily reports carry this name on both sides, while a sale records the
+ISO code its amounts count (:attr:`clubcore.money.Currency.code`, ``IRR``).
 
 A malformed stored value raises :class:`~clubcore.errors.ConfigError` naming
 the key when (and only when) that value is read.
