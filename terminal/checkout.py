@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from clubcore.errors import RedemptionError, SaleStateError, UnknownMemberError
 from clubcore.identity import IdMethod
-from clubcore.pricing import BasketItem, Customer, PricedBasket, ProductPricing, price_basket
+from clubcore.pricing import BasketItem, PricedBasket, ProductPricing, price_basket
 from clubcore.sale import Sale, Tender, new_sale_id
 from offline_store import members, pricing_data, sales
 from offline_store.cards import StoreCardDirectory
@@ -72,7 +72,7 @@ class Checkout:
         offers = []
         now = self.terminal.clock()
         if member is not None:
-            customer = Customer(member.member_no, member.tier, member.segments)
+            customer = member.customer
             offers = pricing_data.offers_for(self.db, member.member_no, now)
         return price_basket(
             items,

@@ -4,7 +4,14 @@ A :class:`UISession` lives on the :class:`~terminal.ui.worker.Worker` thread
 and is the only object that touches the database. Every method returns an
 immutable view (:mod:`terminal.ui.views`) or raises one of our errors; the
 domain rules stay in the services it calls (:class:`~terminal.checkout.Checkout`,
-:mod:`terminal.refunds`, :mod:`offline_store.reports`, :mod:`terminal.pins`).
+:mod:`terminal.refunds`, :mod:`offline_store.reports`, :mod:`terminal.pins`),
+the queries in the store (:mod:`offline_store.pricing_data`,
+:mod:`offline_store.sales`) and the rules in the core (tier progress:
+:func:`clubcore.tiers.tier_progress`; which offers are a member's:
+:func:`clubcore.pricing.targeted_offers`).
+
+Reader events are debounced here, once, on this one thread
+(:meth:`UISession.card_read`); keyed entries are not debounced.
 """
 
 from __future__ import annotations
