@@ -30,7 +30,7 @@ from typing import Any
 from benchmarks.common import emit, machine, peak_rss_mb, summarize, time_calls
 from clubcore.pricing import BasketItem, Customer, price_basket
 from clubcore.sale import Sale, Tender, new_sale_id
-from offline_store import catalog, members, sales
+from offline_store import members, pricing_data, sales
 from offline_store.cards import StoreCardDirectory
 from terminal.bootstrap import Terminal, bootstrap
 from terminal.demo_data import member_number, seed
@@ -74,15 +74,15 @@ def bench_identify(
 def bench_cold(
     terminal: Terminal, rng: random.Random, n_members: int, n_products: int, count: int
 ) -> dict[str, float]:
-    rules = catalog.load_rules(terminal.db)
+    rules = pricing_data.load_rules(terminal.db)
     now = terminal.clock()
     baskets = [[f"P{s:06d}" for s in rng.sample(range(n_products), 50)] for _ in range(count)]
     numbers = [member_number(rng.randrange(n_members)) for _ in range(count)]
 
     def once(i: int) -> None:
         member = members.get_member(terminal.db, numbers[i])
-        pricing = catalog.pricing_for(terminal.db, baskets[i])
-        offers = catalog.offers_for(terminal.db, member.member_no, now)
+        pricing = pricing_data.pricing_for(terminal.db, baskets[i])
+        offers = pricing_data.offers_for(terminal.db, member.member_no, now)
         customer = Customer(member.member_no, member.tier, member.segments)
         items = [BasketItem(pricing[sku], 1) for sku in baskets[i]]
         price_basket(items, customer, rules, offers, now=now)

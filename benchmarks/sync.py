@@ -45,14 +45,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import emit, machine, peak_rss_mb
-from club_server import catalog as server_catalog
 from club_server import demo, terminals
+from club_server import upserts as server_upserts
 from club_server.db import Database, open_database
 from clubcore.pricing import PricedBasket
 from clubcore.sale import Sale, Tender, new_sale_id
-from offline_store.catalog import put_settings
 from offline_store.db import open_db
 from offline_store.sales import record_sale
+from offline_store.settings import put_settings
 from sync import open_client, provision, pull_changes, push_now
 from sync.enroll import enroll
 from sync.http import RetryPolicy, SyncClient
@@ -258,7 +258,7 @@ def bench_delta(
     stamp = datetime.now(UTC).isoformat()
     with database.writing() as conn:
         for n, member_no in enumerate(numbers):
-            server_catalog.upsert(
+            server_upserts.upsert(
                 conn,
                 "members",
                 {"member_no": member_no, "display_name": f"Changed {n}", "updated_at": stamp},

@@ -103,7 +103,7 @@ def _steps(app: Any, reads: int, samples: list[float], out: dict[str, Any]) -> A
         app.add_product(sku)
     yield lambda: app.worker.busy == 0
     out["basket_lines"] = len(app.basket_view.lines)
-    app.debouncer.window = 0.0  # every read counts, even of a card just seen
+    app.call(lambda s: s.set_debounce(0.0))  # every read counts, even of a card just seen
     cards = {card.label: card for card in app.cards}
     for index in range(reads):
         before = len(samples)

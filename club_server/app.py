@@ -11,7 +11,6 @@ shape. A 500 would be a bug; it is answered in the same shape too.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -146,8 +145,3 @@ def create_app(database: Database, *, clock: Clock = utc_now) -> FastAPI:
     _install_handlers(app)
     app.add_middleware(ProtocolMiddleware)
     return app
-
-
-def app_state(request: Request) -> Any:
-    """The app's state (database, clock), for the routes."""
-    return request.app.state

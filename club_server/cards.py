@@ -13,14 +13,15 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, cast, func, select
 
-from club_server.catalog import upsert
 from club_server.clock import iso
 from club_server.counters import next_value
 from club_server.keys import signing_key
 from club_server.schema import cards, members
+from club_server.upserts import upsert
 from clubcore.cardformat import CardFields, encode_ndef, encode_text
 from clubcore.cardformat import issue_card as sign
 from clubcore.errors import FormatError, NotFoundError, UnknownMemberError
+from clubcore.identity import parse_member_number
 
 __all__ = ["issue_card", "revoke_card"]
 
@@ -54,6 +55,7 @@ def issue_card(
         ConfigError: no signing key, or its file is unreadable.
         FormatError: a member number that does not fit a card, or a too long UID.
     """
+    member_no = parse_member_number(member_no)  # as typed: any digits, spaces, dashes
     exists = conn.execute(select(members.c.member_no).where(members.c.member_no == member_no))
     if exists.first() is None:
         raise UnknownMemberError(f"no member {member_no!r}")

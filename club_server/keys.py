@@ -21,10 +21,10 @@ import platformdirs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, select
 
-from club_server.catalog import upsert
 from club_server.clock import iso
 from club_server.db import Database
 from club_server.schema import card_keys
+from club_server.upserts import upsert
 from clubcore.cardformat import (
     MAX_KEY_ID,
     generate_private_key,

@@ -2,52 +2,40 @@
 
 The server keeps personal data (full name, phone) that never leaves it;
 terminals get the protocol's columns only, with the phone as a salted hash
-(:func:`clubcore.phonekey.e164_lookup_key`, salt in the ``phone_salt``
-setting).
+(:func:`clubcore.identity.phone_lookup_key`, salt in the ``phone_salt``
+setting). Member numbers and phones are read with :mod:`clubcore.identity`,
+as on the lanes: Persian or Arabic-Indic digits, ``+98``/``0098``/``98``/``0``
+prefixes, spaces and dashes are all accepted.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from club_server.catalog import get_setting, put_settings, upsert
 from club_server.clock import iso
 from club_server.counters import next_value
 from club_server.schema import cards, members, points_ledger, tiers
-from clubcore.cardformat import MAX_MEMBER_NO
+from club_server.settings import read_settings
+from club_server.upserts import put_settings, upsert
 from clubcore.demo_rows import member_number
 from clubcore.errors import FormatError, UnknownMemberError
-from clubcore.phonekey import e164_lookup_key
+from clubcore.identity import e164_lookup_key, normalise_phone, parse_member_number
+from clubcore.settings import PHONE_SALT
 
-__all__ = ["add_member", "normalise_e164", "show_member"]
-
-_IRAN_MOBILE = re.compile(r"(?:\+98|0098|0)?(9[0-9]{9})")
-
-
-def normalise_e164(phone: str) -> str:
-    """An Iranian mobile number in E.164 (``+989xxxxxxxxx``).
-
-    Raises:
-        FormatError: not an Iranian mobile number.
-    """
-    compact = re.sub(r"[\s()-]", "", phone)
-    match = _IRAN_MOBILE.fullmatch(compact)
-    if match is None:
-        raise FormatError(f"{phone!r} is not an Iranian mobile number (09xxxxxxxxx)")
-    return "+98" + match.group(1)
+__all__ = ["add_member", "show_member"]
 
 
 def _phone_salt(conn: Connection) -> bytes:
-    salt = get_setting(conn, "phone_salt")
-    if salt is None:
-        salt = secrets.token_bytes(16).hex()
-        put_settings(conn, {"phone_salt": salt})
-    return bytes.fromhex(salt)
+    settings = read_settings(conn)
+    if settings.is_set(PHONE_SALT.key):
+        return settings.phone_salt
+    salt = secrets.token_bytes(16)
+    put_settings(conn, {PHONE_SALT.key: salt.hex()})
+    return salt
 
 
 def _new_number(conn: Connection) -> str:
@@ -78,18 +66,14 @@ def add_member(
         FormatError: a malformed member number or phone, an unknown tier, or a
             number that exists already.
     """
-    if member_no is not None and (
-        not member_no.isdigit()
-        or not 0 < int(member_no) <= MAX_MEMBER_NO
-        or member_no != str(int(member_no))
-    ):
-        raise FormatError(f"member number {member_no!r} must be 1 to 14 digits, no leading zero")
+    if member_no is not None:
+        member_no = parse_member_number(member_no)
     if conn.execute(select(tiers.c.code).where(tiers.c.code == tier)).first() is None:
         raise FormatError(f"unknown tier {tier!r}")
     number = member_no or _new_number(conn)
     if conn.execute(select(members.c.member_no).where(members.c.member_no == number)).first():
         raise FormatError(f"member {number} exists already")
-    e164 = normalise_e164(phone) if phone else None
+    e164 = normalise_phone(phone) if phone else None
     phone_hash = e164_lookup_key(e164, _phone_salt(conn)) if e164 else None
     upsert(
         conn,
@@ -115,9 +99,14 @@ def add_member(
 def show_member(conn: Connection, member_no: str) -> dict[str, Any]:
     """A member's row, cards and last 20 ledger entries.
 
+    Arguments:
+        member_no: as typed (:func:`clubcore.identity.parse_member_number`).
+
     Raises:
+        FormatError: not a member number.
         UnknownMemberError: no such member.
     """
+    member_no = parse_member_number(member_no)
     row = conn.execute(select(members).where(members.c.member_no == member_no)).first()
     if row is None:
         raise UnknownMemberError(f"no member {member_no!r}")

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from club_server import __version__
-from club_server.catalog import get_setting
 from club_server.changes import read_changes
 from club_server.clock import iso
 from club_server.db import Database
@@ -27,6 +26,7 @@ from club_server.lifecycle import (
 )
 from club_server.reports import store_daily_report
 from club_server.sales import MAX_SALES, push_sales
+from club_server.settings import read_settings
 from club_server.snapshot import DEFAULT_PAGE, MAX_PAGE, manifest, page
 from club_server.terminals import TerminalRecord, authenticate, enroll
 from clubcore.errors import RequestRefusedError
@@ -151,8 +151,8 @@ def daily_report(
 ) -> dict[str, Any]:
     """The store-wide daily report of this terminal's store (default: today, store time)."""
     with _database(request).reading() as conn:
-        currency = get_setting(conn, "currency", "IRR") or "IRR"
-        zone = _zone(get_setting(conn, "timezone", "UTC") or "UTC")
+        currency = read_settings(conn).currency_name
+        zone = _zone(read_settings(conn).timezone_name)
         day = day or _now(request).astimezone(zone).date()
         return store_daily_report(conn, terminal.store_id, day, currency).as_dict()
 

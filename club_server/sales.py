@@ -436,8 +436,3 @@ def ledger_balances(conn: Connection, numbers: list[str]) -> dict[str, int]:
         )
         balances.update((m, int(total or 0)) for m, total in conn.execute(query))
     return balances
-
-
-def ledger_balance(conn: Connection, member_no: str) -> int:
-    """A member's points balance: the sum of their ledger."""
-    return ledger_balances(conn, [member_no]).get(member_no, 0)

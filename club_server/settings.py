@@ -23,6 +23,11 @@ key                             value
 ``velocity.*``                  0..100000 (server only; 0 turns a check off)
 ==============================  ===============================================
 
+What a key means when it is unset, and how a stored value is read, is
+defined once in :mod:`clubcore.settings`, for the server and the lanes alike
+(:func:`read_settings`): the currency a report names, for one, is the same
+``currency`` value (``IRT`` unless set) on both sides.
+
 :func:`change_settings` checks every key and value before it writes any, then
 upserts each changed one (a change-log entry each, so lanes get it in their
 next delta) in the caller's transaction. The rule set is versioned
@@ -35,14 +40,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import available_timezones
 
 from sqlalchemy import Connection, select
 
-from club_server.catalog import put_settings
 from club_server.schema import settings as settings_table
+from club_server.upserts import put_settings
+from clubcore import settings as core
 from clubcore.errors import ConfigError
-from clubcore.money import BP_ONE, CURRENCIES
+from clubcore.money import BP_ONE
+from clubcore.settings import Settings as ClubSettings
+from clubcore.settings import SettingSpec
 
 __all__ = [
     "RULES_VERSION",
@@ -50,6 +57,7 @@ __all__ = [
     "Setting",
     "change_settings",
     "parse_pairs",
+    "read_settings",
     "show_settings",
 ]
 
@@ -92,38 +100,34 @@ def _integer(low: int, high: int | None = None) -> Parser:
     return parse
 
 
-def _choice(*allowed: str) -> Parser:
+def _core(spec: SettingSpec[Any]) -> Parser:
+    """The parser of a key the lanes read too: the definition in :mod:`clubcore.settings`."""
+
     def parse(text: str) -> str:
-        if text not in allowed:
-            raise ValueError(f"{text!r} is not one of {', '.join(allowed)}")
-        return text
+        value = spec.parse(text.strip())
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
 
     return parse
-
-
-def _timezone(text: str) -> str:
-    """An IANA name every lane knows (not ``localtime``: each machine's own)."""
-    if text == "localtime" or text not in available_timezones():
-        raise ValueError(f"{text!r} is not a time zone (e.g. Asia/Tehran, UTC)")
-    return text
 
 
 _RULE, _VELOCITY = True, _integer(0, 100_000)
 
 SETTINGS: dict[str, Setting] = {s.key: s for s in (
-    Setting(RULES_VERSION, _integer(0), "the rule set's version, recorded on every sale"),
-    Setting("currency", _choice(*CURRENCIES), "the club's currency (IRT: shown in toman)"),
-    Setting("timezone", _timezone, "the stores' time zone (business dates, reports)"),
+    Setting(RULES_VERSION, _core(core.RULES_VERSION), "the rule set's version, on every sale"),
+    Setting("currency", _core(core.CURRENCY), "the club's currency (IRT: shown in toman)"),
+    Setting("timezone", _core(core.TIMEZONE), "the stores' time zone (business dates, reports)"),
     Setting("phone_salt", None, "the salt of the lanes' phone hashes (never changed)"),
     Setting("points.earn_per_amount", _integer(1), "minor units for 1 point at 1x", _RULE),
     Setting("points.point_value", _integer(1), "minor units 1 redeemed point takes off", _RULE),
     Setting("points.max_redeem_bp", _integer(0, BP_ONE), "most of a basket points pay (bp)", _RULE),
     Setting("points.min_redeem", _integer(1), "fewest points one redemption uses", _RULE),
-    Setting("offline.redeem_cap_points", _integer(0), "points redeemable offline per member",
-            _RULE),
-    Setting("offline.max_age_hours", _integer(1, 24 * 365), "hours a lane's data may age"),
-    Setting("policy.redeem_uid_only", _choice("yes", "no"), "yes: a UID-only read may redeem",
-            _RULE),
+    Setting("offline.redeem_cap_points", _core(core.REDEEM_CAP_POINTS),
+            "points redeemable offline per member", _RULE),
+    Setting("offline.max_age_hours", _core(core.MAX_AGE_HOURS), "hours a lane's data may age"),
+    Setting("policy.redeem_uid_only", _core(core.REDEEM_UID_ONLY),
+            "yes: a UID-only read may redeem", _RULE),
     Setting("velocity.max_sales", _VELOCITY, "flag more sales than this in the window (0: off)"),
     Setting("velocity.window_minutes", _VELOCITY, "the velocity window, minutes (0: off)"),
     Setting("velocity.store_hop_minutes", _VELOCITY, "flag two stores within this (0: off)"),
@@ -161,6 +165,11 @@ def _parse(key: str, text: str) -> str:
         return setting.parse(text)
     except ValueError as exc:
         raise ConfigError(key, str(exc)) from None
+
+
+def read_settings(conn: Connection) -> ClubSettings:
+    """The club's settings, typed, with the lanes' defaults (:mod:`clubcore.settings`)."""
+    return ClubSettings(_stored(conn))
 
 
 def _stored(conn: Connection) -> dict[str, str]:

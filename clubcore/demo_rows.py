@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import accumulate
 
-from clubcore.phonekey import e164_lookup_key
+from clubcore.identity import e164_lookup_key
 
 __all__ = [
     "BRANDS",

@@ -64,10 +64,6 @@ class Currency:
         """Minor units in one whole display unit (toman: 10 rial; euro: 100 cents)."""
         return int(10**self.minor_digits * self.display_divisor)
 
-    def to_display(self, amount: int) -> str:
-        """Format ``amount`` (minor units) in display units with digit grouping."""
-        return format_amount(amount, self)
-
 
 CURRENCIES: dict[str, Currency] = {
     "IRR": Currency("IRR", 0, 1, "rial"),

@@ -72,7 +72,7 @@ POLICY_SETTINGS: tuple[str, ...] = tuple(f"points.{f.name}" for f in fields(Poin
 def policy_from_settings(values: Mapping[str, str | None]) -> PointsPolicy:
     """The points policy from the club's settings (text); a missing key takes the default.
 
-    The lane (``offline_store.catalog.load_rules``) and the club server's sale
+    The lane (``offline_store.pricing_data.load_rules``) and the club server's sale
     checks read the same settings through this.
 
     Raises:

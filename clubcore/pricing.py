@@ -57,6 +57,7 @@ __all__ = [
     "RuleSet",
     "price_basket",
     "price_line",
+    "targeted_offers",
 ]
 
 #: the largest quantity one line may carry
@@ -176,6 +177,15 @@ class Offer:
         return apply_percent(base, self.percent_bp or 0)
 
 
+def targeted_offers(offers: Iterable[Offer], customer: Customer) -> tuple[Offer, ...]:
+    """The offers aimed at ``customer`` (by number, segment, tier, or at everyone).
+
+    The same test :func:`price_basket` applies (:meth:`Offer.target_source`),
+    for showing a member their offers.
+    """
+    return tuple(offer for offer in offers if offer.target_source(customer) is not None)
+
+
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     """The versioned rules a basket is priced with, besides per-product data."""
@@ -245,11 +255,6 @@ class PricedBasket:
     def total(self) -> int:
         """What the customer pays."""
         return self.subtotal - self.points_discount
-
-    @property
-    def offers_applied(self) -> tuple[str, ...]:
-        ids = {o for line in self.lines for o in (line.offer_id, line.stacked_offer_id) if o}
-        return tuple(sorted(ids))
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,14 @@ class SaleLine:
 
 @dataclass(frozen=True, slots=True)
 class Sale:
-    """One recorded transaction, as stored locally and pushed to the server."""
+    """One recorded transaction, as stored locally and pushed to the server.
+
+    ``id_method`` is how the member was identified, a
+    :class:`clubcore.identity.IdMethod` value (text, so that records written
+    before the vocabulary was fixed still load; ``None`` for non-members).
+    ``currency`` is the ISO code amounts are counted in (``IRR`` for a club
+    whose ``currency`` setting is ``IRT``: rial shown in toman).
+    """
 
     sale_id: str
     kind: SaleKind

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["Tier", "next_tier", "tier_for_spend"]
+__all__ = ["Tier", "TierProgress", "next_tier", "tier_for_spend", "tier_progress"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +52,33 @@ def next_tier(tiers: Iterable[Tier], current: Tier) -> Tier | None:
     """The next assignable tier above ``current``, or None at the top."""
     above = [t for t in tiers if t.assignable and t.rank > current.rank]
     return min(above, key=lambda t: (t.rank, t.code)) if above else None
+
+
+@dataclass(frozen=True, slots=True)
+class TierProgress:
+    """Where a member stands on the way to the next tier.
+
+    Attributes:
+        current: the member's tier, or None when the code is unknown.
+        next: the next assignable tier by spend, or None (top, unknown, or a
+            tier given by the club such as VIP, which spend does not leave).
+        to_next: spend (minor units) still needed to reach ``next``; 0 without one.
+        progress: 0..1 of the way from nothing to ``next``'s threshold; 1 without one.
+    """
+
+    current: Tier | None
+    next: Tier | None
+    to_next: int
+    progress: float
+
+
+def tier_progress(tiers: Iterable[Tier], tier_code: str, spend_12m: int) -> TierProgress:
+    """How far rolling 12-month ``spend_12m`` is from the tier above ``tier_code``."""
+    tiers = list(tiers)
+    current = next((t for t in tiers if t.code == tier_code), None)
+    above = next_tier(tiers, current) if current is not None and current.assignable else None
+    if above is None:
+        return TierProgress(current, None, 0, 1.0)
+    to_next = max(above.min_spend - spend_12m, 0)
+    progress = min(spend_12m / above.min_spend, 1.0) if above.min_spend else 1.0
+    return TierProgress(current, above, to_next, progress)

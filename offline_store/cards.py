@@ -11,9 +11,9 @@ from datetime import datetime
 
 import sqlite_utils
 
+from clubcore.identity import e164_lookup_key
 from clubcore.member import MemberSummary, UidCard
-from clubcore.phonekey import e164_lookup_key
-from offline_store.catalog import get_setting
+from offline_store.settings import read_settings
 
 __all__ = ["StoreCardDirectory", "add_public_key", "revoke_card"]
 
@@ -55,7 +55,7 @@ class StoreCardDirectory:
         return UidCard(str(row[0]), row[1] == "uid-only") if row else None
 
     def member_for_phone(self, e164: str) -> str | None:
-        salt = bytes.fromhex(get_setting(self.db, "phone_salt", "") or "")
+        salt = read_settings(self.db).phone_salt
         row = self.db.execute(
             "SELECT member_no FROM members WHERE phone_hash = ? LIMIT 1",
             [e164_lookup_key(e164, salt)],

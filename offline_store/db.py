@@ -21,7 +21,7 @@ import sqlite_utils
 
 from clubcore.errors import StoreConfigError, StoreError
 
-__all__ = ["DB_FILENAME", "Checkpointer", "check_durability", "open_db"]
+__all__ = ["DB_FILENAME", "Checkpointer", "check_durability", "integrity_problems", "open_db"]
 
 DB_FILENAME = "terminal.db"
 
@@ -75,6 +75,16 @@ def check_durability(db: sqlite_utils.Database) -> None:
     sync = db.execute("PRAGMA synchronous").fetchone()[0]
     if sync != _SYNCHRONOUS_FULL:
         raise StoreConfigError(f"synchronous is {sync}, not FULL ({_SYNCHRONOUS_FULL})")
+
+
+def integrity_problems(db: sqlite_utils.Database, limit: int = 20) -> list[str]:
+    """``PRAGMA integrity_check``: the first ``limit`` problems, ``[]`` when the file is sound.
+
+    Raises:
+        sqlite3.DatabaseError: the file is not a database at all.
+    """
+    rows = [str(row[0]) for row in db.execute(f"PRAGMA integrity_check({int(limit)})")]
+    return [] if rows == ["ok"] else rows
 
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,18 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from clubcore.errors import UnknownMemberError
+from clubcore.identity import parse_member_number, phone_lookup_key
+from clubcore.pricing import Customer
+from offline_store.settings import read_settings
 
-__all__ = ["Member", "get_member", "member_by_phone_hash", "points_balance"]
+__all__ = [
+    "Member",
+    "get_member",
+    "member_by_phone",
+    "member_by_phone_hash",
+    "pending_redemptions",
+    "points_balance",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,11 @@ class Member:
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def customer(self) -> Customer:
+        """The member as pricing sees them."""
+        return Customer(self.member_no, self.tier, self.segments)
 
 
 _SELECT = (
@@ -62,17 +77,31 @@ def _member(row: tuple[object, ...] | None) -> Member | None:
 
 
 def get_member(db: sqlite_utils.Database, member_no: str) -> Member:
-    """The member with this number.
+    """The member with this number, as typed (:func:`clubcore.identity.parse_member_number`).
 
     Raises:
+        FormatError: not a member number.
         UnknownMemberError: no such member in the cache.
     """
+    member_no = parse_member_number(member_no)
     member = _member(db.execute(_SELECT + "WHERE m.member_no = ?", [member_no]).fetchone())
     if member is None:
         raise UnknownMemberError(
             f"no member with number {member_no}", hint="check the number, or sync the terminal"
         )
     return member
+
+
+def member_by_phone(db: sqlite_utils.Database, phone: str) -> Member:
+    """The member with this mobile number, as typed (:mod:`clubcore.identity`).
+
+    The cache keeps only the club's salted lookup key of each phone.
+
+    Raises:
+        FormatError: not an Iranian mobile number.
+        UnknownMemberError: no member has that phone.
+    """
+    return member_by_phone_hash(db, phone_lookup_key(phone, read_settings(db).phone_salt))
 
 
 def member_by_phone_hash(db: sqlite_utils.Database, phone_hash: str) -> Member:
@@ -91,3 +120,13 @@ def member_by_phone_hash(db: sqlite_utils.Database, phone_hash: str) -> Member:
 def points_balance(db: sqlite_utils.Database, member_no: str) -> int:
     """The member's available points (see the module docstring)."""
     return get_member(db, member_no).points_balance
+
+
+def pending_redemptions(db: sqlite_utils.Database, member_no: str) -> int:
+    """Points this lane redeemed for the member that the server has not acknowledged yet."""
+    row = db.execute(
+        "SELECT COALESCE(-SUM(points), 0) FROM points_ledger "
+        "WHERE member_no = ? AND kind = 'redeem' AND state = 'pending'",
+        [member_no],
+    ).fetchone()
+    return int(row[0])

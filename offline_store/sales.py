@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlite_utils
@@ -18,7 +19,7 @@ from clubcore.errors import UnknownSaleError
 from clubcore.points import LedgerKind
 from clubcore.sale import LINE_FIELDS, SALE_FIELDS, Sale, SaleKind, SaleLine, Tender
 
-__all__ = ["get_sale", "record_sale", "refunded_quantities"]
+__all__ = ["DaySale", "get_sale", "record_sale", "refunded_quantities", "sales_of_day"]
 
 _SALE_COLUMNS = SALE_FIELDS
 _LINE_COLUMNS = LINE_FIELDS
@@ -112,3 +113,29 @@ def refunded_quantities(db: sqlite_utils.Database, sale_id: str) -> dict[int, in
         [sale_id],
     )
     return {int(line_no): int(qty) for line_no, qty in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class DaySale:
+    """One record of a business day, for the manager's list."""
+
+    sale_id: str
+    kind: str
+    created_at: datetime
+    total: int
+    member_no: str | None
+    returned: bool  # a void or refund refers to it
+
+
+def sales_of_day(db: sqlite_utils.Database, day: date, limit: int = 40) -> list[DaySale]:
+    """The day's records (sales, voids, refunds), newest first."""
+    rows = db.execute(
+        "SELECT s.sale_id, s.kind, s.created_at, s.total, s.member_no, "
+        "EXISTS (SELECT 1 FROM sales r WHERE r.ref_sale_id = s.sale_id) "
+        "FROM sales s WHERE s.business_date = ? ORDER BY s.created_at DESC LIMIT ?",
+        [day.isoformat(), limit],
+    ).fetchall()
+    return [
+        DaySale(str(sid), str(kind), datetime.fromisoformat(created), int(total), member, bool(r))
+        for sid, kind, created, total, member, r in rows
+    ]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from clubcore.errors import ConfigError
 
-__all__ = ["CREDENTIAL_FILENAME", "Credential", "delete_credential", "load_credential", "save"]
+__all__ = ["CREDENTIAL_FILENAME", "Credential", "load_credential", "save"]
 
 CREDENTIAL_FILENAME = "credential.json"
 
@@ -104,11 +104,6 @@ def load_credential(data_dir: Path) -> Credential:
         )
     except (ValueError, TypeError) as exc:
         raise ConfigError("credential", f"{path} is malformed") from exc
-
-
-def delete_credential(data_dir: Path) -> None:
-    """Remove the credential file, if any."""
-    (data_dir / CREDENTIAL_FILENAME).unlink(missing_ok=True)
 
 
 def _text(data: object, key: str) -> str:

@@ -32,12 +32,11 @@ from clubcore.errors import (
     SyncError,
     TerminalRevokedError,
 )
-from offline_store.catalog import get_setting
 from offline_store.db import DB_FILENAME, open_db
+from offline_store.settings import read_settings
 from sync import credentials
 from sync.credentials import CREDENTIAL_FILENAME, Credential
 from sync.http import DEFAULT_POLICY, RetryPolicy, SyncClient
-from sync.provision import CA_BUNDLE_KEY, SERVER_URL_KEY
 from sync.push import outbox_counts
 from sync.worker import push_now
 
@@ -101,8 +100,9 @@ def _server(data_dir: Path) -> tuple[str, str | None]:
         return credentials.load_credential(data_dir).server_url, None
     db = open_db(path)
     try:
-        server = get_setting(db, SERVER_URL_KEY) or credentials.load_credential(data_dir).server_url
-        return server, get_setting(db, CA_BUNDLE_KEY) or None
+        settings = read_settings(db)
+        server = settings.server_url or credentials.load_credential(data_dir).server_url
+        return server, settings.ca_bundle
     finally:
         db.close()
 

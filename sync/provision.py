@@ -23,8 +23,9 @@ from pathlib import Path
 import sqlite_utils
 
 from clubcore.errors import ConfigError, SyncError
-from offline_store.catalog import get_setting
+from clubcore.settings import CA_BUNDLE, PROVISIONED_AT, SERVER_URL, STORE_ID, TERMINAL_ID
 from offline_store.db import DB_FILENAME, open_db
+from offline_store.settings import read_settings
 from sync import credentials
 from sync.credentials import Credential
 from sync.enroll import Health, check_health, enroll
@@ -40,8 +41,8 @@ __all__ = [
     "provision",
 ]
 
-SERVER_URL_KEY = "sync.server_url"
-CA_BUNDLE_KEY = "sync.ca_bundle"
+SERVER_URL_KEY = SERVER_URL.key
+CA_BUNDLE_KEY = CA_BUNDLE.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +133,10 @@ def provision(
         health = check_health(client, clock())
         credential, enrolled = _credential(client, data_dir, code)
     settings: dict[str, object] = {
-        "terminal_id": credential.terminal_id,
-        "store_id": credential.store_id,
+        TERMINAL_ID.key: credential.terminal_id,
+        STORE_ID.key: credential.store_id,
         SERVER_URL_KEY: credential.server_url,
-        "sync.provisioned_at": clock().isoformat(),
+        PROVISIONED_AT.key: clock().isoformat(),
     }
     if bundle is not None:
         settings[CA_BUNDLE_KEY] = str(bundle)
@@ -155,7 +156,8 @@ def open_client(
         ConfigError: the terminal is not provisioned, or the credential file
             is missing, readable by others or malformed.
     """
-    server = get_setting(db, SERVER_URL_KEY)
+    settings = read_settings(db)
+    server = settings.server_url
     if not server:
         raise ConfigError(
             SERVER_URL_KEY,
@@ -163,5 +165,5 @@ def open_client(
             hint="run 'club-terminal provision --server URL --code CODE'",
         )
     credential = credentials.load_credential(data_dir)
-    bundle = get_setting(db, CA_BUNDLE_KEY) or None
+    bundle = settings.ca_bundle
     return SyncClient(server, credential=credential.token, ca_bundle=bundle, policy=policy)

@@ -28,8 +28,8 @@ from pathlib import Path
 import sqlite_utils
 
 from clubcore.errors import ClubError, TerminalRevokedError
-from offline_store.catalog import get_setting
 from offline_store.db import open_db
+from offline_store.settings import read_settings
 from sync.http import RetryPolicy, SyncClient
 from sync.pull import PullResult, get_cursor, pull_changes
 from sync.push import PushResult, outbox_counts, push_outbox
@@ -59,12 +59,8 @@ def push_now(client: SyncClient, db: sqlite_utils.Database) -> PushResult:
     Raises:
         as :func:`sync.push.push_outbox`.
     """
-    return push_outbox(
-        client,
-        db,
-        terminal_id=get_setting(db, "terminal_id") or "unprovisioned",
-        store_id=get_setting(db, "store_id") or "unprovisioned",
-    )
+    settings = read_settings(db)
+    return push_outbox(client, db, terminal_id=settings.terminal_id, store_id=settings.store_id)
 
 
 def sync_once(client: SyncClient, db: sqlite_utils.Database) -> RoundResult:

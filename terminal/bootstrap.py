@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import platformdirs
 import sqlite_utils
 
 from clubcore.errors import ConfigError
-from clubcore.money import CURRENCIES, Currency
-from offline_store.catalog import get_setting
+from clubcore.money import Currency
+from clubcore.settings import Settings
 from offline_store.db import DB_FILENAME, Checkpointer, open_db
+from offline_store.settings import read_settings
 from terminal.checkout import Checkout
 
 __all__ = ["DATA_DIR_ENV", "Clock", "Terminal", "bootstrap", "default_data_dir"]
@@ -50,33 +51,28 @@ class Terminal:
     clock: Clock
     checkpointer: Checkpointer | None = None
 
-    def setting(self, key: str, default: str) -> str:
-        value = get_setting(self.db, key)
-        return default if value is None else value
+    @property
+    def settings(self) -> Settings:
+        """Every setting, read now (:mod:`clubcore.settings`); read once per use."""
+        return read_settings(self.db)
 
     @property
     def terminal_id(self) -> str:
-        return self.setting("terminal_id", "unprovisioned")
+        return self.settings.terminal_id
 
     @property
     def store_id(self) -> str:
-        return self.setting("store_id", "unprovisioned")
+        return self.settings.store_id
 
     @cached_property
     def currency(self) -> Currency:
-        code = self.setting("currency", "IRT")
-        try:
-            return CURRENCIES[code]
-        except KeyError:
-            raise ConfigError("currency", f"unknown currency {code!r}") from None
+        """The club's currency and display unit (ConfigError when malformed)."""
+        return self.settings.currency
 
     @cached_property
     def timezone(self) -> ZoneInfo:
-        name = self.setting("timezone", "UTC")
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError("timezone", f"unknown time zone {name!r}") from None
+        """The stores' time zone (ConfigError when unknown)."""
+        return self.settings.timezone
 
     def local_now(self) -> datetime:
         return self.clock().astimezone(self.timezone)

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from clubcore.errors import RedemptionError, SaleStateError, UnknownMemberError
-from clubcore.pricing import BasketItem, Customer, PricedBasket, ProductPricing, price_basket
+from clubcore.identity import IdMethod
+from clubcore.pricing import BasketItem, PricedBasket, ProductPricing, price_basket
 from clubcore.sale import Sale, Tender, new_sale_id
-from offline_store import catalog, members, sales
+from offline_store import members, pricing_data, sales
 from offline_store.cards import StoreCardDirectory
 from offline_store.members import Member
 from terminal import verifier
@@ -38,7 +39,8 @@ class CheckoutState:
 
     quantities: dict[str, int] = field(default_factory=dict)  # sku -> qty, in line order
     member: Member | None = None
-    id_method: str | None = None
+    id_method: IdMethod | None = None
+    unsynced: bool = False  # a signed card whose member this lane has not synced yet
     redeem_points: int = 0
 
 
@@ -48,7 +50,7 @@ class Checkout:
     def __init__(self, terminal: Terminal) -> None:
         self.terminal = terminal
         self.db = terminal.db
-        self.rules = catalog.load_rules(self.db)
+        self.rules = pricing_data.load_rules(self.db)
         self.state = CheckoutState()
         self._products: dict[str, ProductPricing] = {}
         self.priced = self._price(self.state)
@@ -57,26 +59,21 @@ class Checkout:
 
     def _redeem_cap(self, member: Member) -> int:
         """Points the offline policy still allows this member to redeem."""
-        cap = int(self.terminal.setting("offline.redeem_cap_points", "5000"))
-        pending = self.db.execute(
-            "SELECT COALESCE(-SUM(points), 0) FROM points_ledger "
-            "WHERE member_no = ? AND kind = 'redeem' AND state = 'pending'",
-            [member.member_no],
-        ).fetchone()[0]
-        return max(cap - int(pending), 0)
+        cap = self.terminal.settings.redeem_cap_points
+        return max(cap - members.pending_redemptions(self.db, member.member_no), 0)
 
     def _price(self, state: CheckoutState) -> PricedBasket:
         missing = [sku for sku in state.quantities if sku not in self._products]
         if missing:
-            self._products.update(catalog.pricing_for(self.db, missing))
+            self._products.update(pricing_data.pricing_for(self.db, missing))
         items = [BasketItem(self._products[sku], qty) for sku, qty in state.quantities.items()]
         member = state.member
         customer = None
         offers = []
         now = self.terminal.clock()
         if member is not None:
-            customer = Customer(member.member_no, member.tier, member.segments)
-            offers = catalog.offers_for(self.db, member.member_no, now)
+            customer = member.customer
+            offers = pricing_data.offers_for(self.db, member.member_no, now)
         return price_basket(
             items,
             customer,
@@ -101,7 +98,7 @@ class Checkout:
         Raises:
             UnknownProductError, QuantityError, MemberOnlyItemError, RedemptionError.
         """
-        sku = catalog.find_product(self.db, code)
+        sku = pricing_data.find_product(self.db, code)
         quantities = dict(self.state.quantities)
         quantities[sku] = quantities.get(sku, 0) + quantity
         if quantity < 1:
@@ -129,22 +126,27 @@ class Checkout:
 
     # -- the customer --------------------------------------------------------
 
-    def identify(self, member_no: str, id_method: str = "manual") -> PricedBasket:
-        """Identify the customer as member ``member_no``; the basket re-prices.
+    def identify(self, member_no: str, id_method: IdMethod = IdMethod.NUMBER) -> PricedBasket:
+        """Identify the customer as member ``member_no`` (as typed); the basket re-prices.
 
         Raises:
+            FormatError: not a member number.
             UnknownMemberError: unknown, suspended or closed member.
         """
         return self.identify_member(members.get_member(self.db, member_no), id_method)
 
-    def identify_member(self, member: Member, id_method: str) -> PricedBasket:
+    def identify_member(
+        self, member: Member, id_method: IdMethod, *, unsynced: bool = False
+    ) -> PricedBasket:
         """Identify the customer from an already looked-up member."""
         if not member.active:
             raise UnknownMemberError(
                 f"membership {member.member_no} is {member.status}",
                 hint="the member should contact the club",
             )
-        state = dataclasses.replace(self.state, member=member, id_method=id_method, redeem_points=0)
+        state = dataclasses.replace(
+            self.state, member=member, id_method=id_method, unsynced=unsynced, redeem_points=0
+        )
         return self._apply(state)
 
     def identify_read(self, read: CardRead) -> Identification:
@@ -166,7 +168,7 @@ class Checkout:
             )
         else:
             member = members.get_member(self.db, found.member_no)
-        self.identify_member(member, str(found.strength))
+        self.identify_member(member, found.method, unsynced=found.member is None)
         return found
 
     def _base_tier(self) -> str:
@@ -179,7 +181,9 @@ class Checkout:
         Raises:
             MemberOnlyItemError: the basket holds a member-only item.
         """
-        state = dataclasses.replace(self.state, member=None, id_method=None, redeem_points=0)
+        state = dataclasses.replace(
+            self.state, member=None, id_method=None, unsynced=False, redeem_points=0
+        )
         return self._apply(state)
 
     def redeem(self, points: int) -> PricedBasket:
@@ -190,8 +194,8 @@ class Checkout:
         """
         if self.state.member is None and points:
             raise RedemptionError("identify the member before redeeming points")
-        weak = self.state.id_method == str(verifier.Strength.UID_ONLY)
-        if points and weak and self.terminal.setting("policy.redeem_uid_only", "no") != "yes":
+        weak = self.state.id_method is IdMethod.CARD_UID
+        if points and weak and not self.terminal.settings.redeem_uid_only:
             raise RedemptionError(
                 "points cannot be redeemed with this card type",
                 hint="ask for the member's club card, or identify them by number",
@@ -242,6 +246,6 @@ class Checkout:
 
     def void(self) -> None:
         """Discard the basket before completion (nothing was recorded)."""
-        self.rules = catalog.load_rules(self.db)
+        self.rules = pricing_data.load_rules(self.db)
         self.state = CheckoutState()
         self.priced = self._price(self.state)

@@ -16,14 +16,6 @@ the data directory::
     [ui]
     language = "fa"                     # en | fa
 
-    [money]
-    currency = "IRR"                    # IRR | IRT | EUR | USD
-    display = "toman"                   # rial | toman (IRR/IRT only)
-
-    [offline]
-    redeem_cap_points = 5000            # points redeemable per sale while offline, >= 0
-    max_age_hours = 72                  # how old the cached data may get, > 0
-
     [pins]
     min_length = 4                      # 4..12
 
@@ -31,8 +23,15 @@ the data directory::
     fullscreen = true
     size = "800x480"                    # WxH
 
+The file sets only what the lane owns (:mod:`clubcore.settings` lists the
+owners). The currency, its display unit and the offline policy are the club's
+(``club-server settings set currency IRT``) and reach the lane in its deltas:
+``[money]`` and ``[offline]`` are refused here with a message saying so, so a
+lane can never price, report or cap points differently from the club.
+``server.url`` and ``store.id`` may only repeat what provisioning wrote.
+
 Every value is checked when the file is loaded; the first problem raises
-:class:`~clubcore.errors.ConfigError` naming the key (``money.currency``) and
+:class:`~clubcore.errors.ConfigError` naming the key (``pins.min_length``) and
 what is wrong with it. Unknown keys are refused (a typo must not be ignored),
 and so are secrets: the terminal's credential lives in its own 0600 file in
 the data directory (:mod:`sync.credentials`), never here.
@@ -56,14 +55,13 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from clubcore.errors import ConfigError
-from clubcore.money import CURRENCIES
-from offline_store.catalog import get_setting, put_settings
+from clubcore.settings import FULLSCREEN, KIOSK_SIZE, LANGUAGE, PIN_MIN_LENGTH, READERS, STORE_ID
+from offline_store.settings import put_settings, read_settings
 from terminal.readers import DRIVERS
 
 __all__ = [
     "CONFIG_ENV",
     "CONFIG_FILENAME",
-    "DEFAULT_MAX_AGE_HOURS",
     "TerminalConfig",
     "apply_config",
     "config_path",
@@ -76,8 +74,6 @@ __all__ = [
 CONFIG_ENV = "CLUB_TERMINAL_CONFIG"
 #: the file's name in the data directory
 CONFIG_FILENAME = "terminal.toml"
-#: ``offline.max_age_hours`` when the file does not say
-DEFAULT_MAX_AGE_HOURS = 72
 
 _SECRET_WORDS = ("credential", "secret", "token", "password")
 _SECRET_HINT = (
@@ -99,31 +95,18 @@ class TerminalConfig:
     store_id: str | None = None
     readers: tuple[str, ...] = ()
     language: str | None = None
-    currency: str | None = None
-    display: str | None = None
-    redeem_cap_points: int | None = None
-    max_age_hours: int | None = None
     pin_min_length: int | None = None
     fullscreen: bool | None = None
     kiosk_size: tuple[int, int] | None = None
 
-    def currency_setting(self) -> str | None:
-        """The ``currency`` setting: the currency code with its display unit folded in."""
-        if self.display is None:
-            return self.currency
-        return "IRT" if self.display == "toman" else "IRR"
-
     def settings(self) -> dict[str, str]:
         """The terminal settings this file sets (only those it sets), as stored strings."""
         values: dict[str, object | None] = {
-            "readers": ",".join(self.readers) if self.readers else None,
-            "ui.language": self.language,
-            "currency": self.currency_setting(),
-            "offline.redeem_cap_points": self.redeem_cap_points,
-            "offline.max_age_hours": self.max_age_hours,
-            "pins.min_length": self.pin_min_length,
-            "kiosk.fullscreen": None if self.fullscreen is None else _yes_no(self.fullscreen),
-            "kiosk.size": None if self.kiosk_size is None else "x".join(map(str, self.kiosk_size)),
+            READERS.key: ",".join(self.readers) if self.readers else None,
+            LANGUAGE.key: self.language,
+            PIN_MIN_LENGTH.key: self.pin_min_length,
+            FULLSCREEN.key: None if self.fullscreen is None else _yes_no(self.fullscreen),
+            KIOSK_SIZE.key: None if self.kiosk_size is None else "{}x{}".format(*self.kiosk_size),
         }
         return {key: str(value) for key, value in values.items() if value is not None}
 
@@ -310,15 +293,16 @@ _SCHEMA: dict[str, tuple[str, _Validator]] = {
     "store.id": ("store_id", _store_id),
     "readers": ("readers", _readers),
     "ui.language": ("language", lambda k, v, b: _choice(k, v, ("en", "fa"))),
-    "money.currency": ("currency", lambda k, v, b: _choice(k, v, tuple(CURRENCIES))),
-    "money.display": ("display", lambda k, v, b: _choice(k, v, ("rial", "toman"))),
-    "offline.redeem_cap_points": ("redeem_cap_points", lambda k, v, b: _integer(k, v, 0)),
-    "offline.max_age_hours": ("max_age_hours", lambda k, v, b: _integer(k, v, 1, 24 * 365)),
     "pins.min_length": ("pin_min_length", lambda k, v, b: _integer(k, v, 4, 12)),
     "kiosk.fullscreen": ("fullscreen", _boolean),
     "kiosk.size": ("kiosk_size", _size),
 }
-_SECTIONS = frozenset(key.split(".")[0] for key in _SCHEMA if "." in key)
+#: tables of keys the club owns: refused, with where to set them instead
+_CLUB_SECTIONS = {
+    "money": "club-server settings set currency IRT   (IRR: rial, IRT: rial shown in toman)",
+    "offline": "club-server settings set offline.redeem_cap_points N offline.max_age_hours H",
+}
+_SECTIONS = frozenset(key.split(".")[0] for key in _SCHEMA if "." in key) | set(_CLUB_SECTIONS)
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -335,6 +319,13 @@ def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
         else:
             flat[name] = value
     for key in flat:
+        section = key.split(".")[0]
+        if section in _CLUB_SECTIONS:
+            raise ConfigError(
+                key,
+                "is the club's setting; a lane cannot override it (it comes in the club's data)",
+                hint=_CLUB_SECTIONS[section],
+            )
         if key not in _SCHEMA:
             raise ConfigError(key, "unknown key", hint=f"known keys: {', '.join(_SCHEMA)}")
     return flat
@@ -362,26 +353,7 @@ def parse_config(
     for key, value in _flatten(data).items():
         field_name, validator = _SCHEMA[key]
         values[field_name] = validator(key, value, base)
-    config = TerminalConfig(**values)
-    _check_money(config)
-    return config
-
-
-def _check_money(config: TerminalConfig) -> None:
-    """``money.display`` only with a rial currency, and not against the code it was given."""
-    if config.display is None:
-        return
-    currency = config.currency or "IRR"
-    if currency not in ("IRR", "IRT"):
-        raise ConfigError(
-            "money.display", f"applies only to IRR/IRT, not {currency}", hint="remove it"
-        )
-    if currency == "IRT" and config.display == "rial":
-        raise ConfigError(
-            "money.display",
-            "'rial' contradicts money.currency = \"IRT\" (toman)",
-            hint='use money.currency = "IRR" with display = "rial"',
-        )
+    return TerminalConfig(**values)
 
 
 # -- applying ------------------------------------------------------------------------
@@ -411,14 +383,15 @@ def apply_config(db: sqlite_utils.Database, config: TerminalConfig) -> dict[str,
 def _check_identity(db: sqlite_utils.Database, config: TerminalConfig) -> None:
     """The file's server and store must be the ones the terminal is enrolled with."""
     hint = "fix the file, or re-provision: 'club-terminal provision --server URL --code CODE'"
-    server = get_setting(db, "sync.server_url")
+    settings = read_settings(db)
+    server = settings.server_url
     if config.server_url and server and server.rstrip("/") != config.server_url:
         raise ConfigError(
             "server.url",
             f"this terminal is provisioned with {server}, not {config.server_url}",
             hint=hint,
         )
-    store = get_setting(db, "store_id")
+    store = settings.store_id if settings.is_set(STORE_ID.key) else None
     if config.store_id and store and store != config.store_id:
         raise ConfigError(
             "store.id",

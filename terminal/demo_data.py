@@ -8,6 +8,13 @@ weekend offer), a manager and a technician PIN, and the settings a lane
 needs. It is deterministic for a given seed and fast enough for a million
 members (rows are generated lazily and inserted with ``executemany`` in one
 transaction).
+
+:func:`seed_demo` is the one way a terminal gets its demo: the store (by
+:func:`seed`) and the demo cards beside the database
+(:mod:`terminal.demo_cards`). ``club-terminal demo-data``, ``run --demo``,
+the console demo and the screenshots all call it. The rows themselves come
+from :mod:`clubcore.demo_rows`, which the club server's demo
+(:mod:`club_server.demo`) seeds from too.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -33,8 +41,13 @@ from clubcore.demo_rows import (
     product_rows,
     tier_rows,
 )
-from offline_store.catalog import put_settings
+from clubcore.settings import STORE_ID, TERMINAL_ID
+from offline_store.settings import put_settings
+from terminal import demo_cards
 from terminal.pins import set_pin
+
+if TYPE_CHECKING:
+    from terminal.bootstrap import Terminal
 
 __all__ = [
     "DEMO_MANAGER_PIN",
@@ -43,6 +56,7 @@ __all__ = [
     "member_number",
     "member_numbers",
     "seed",
+    "seed_demo",
 ]
 
 DEMO_MANAGER_PIN = "1234"
@@ -153,9 +167,26 @@ def seed(
         )
         put_settings(
             db,
-            {**demo_settings(salt), "terminal_id": "demo-lane-1", "store_id": "demo-store"},
+            {**demo_settings(salt), TERMINAL_ID.key: "demo-lane-1", STORE_ID.key: "demo-store"},
         )
         set_pin(db, "manager", "Store manager", "manager", DEMO_MANAGER_PIN)
         set_pin(db, "technician", "Technician", "technician", DEMO_TECHNICIAN_PIN)
     seconds = (datetime.now() - started).total_seconds()
     return SeedSummary(members, products, prices, len(offers), seconds)
+
+
+def seed_demo(terminal: Terminal, **options: Any) -> SeedSummary:
+    """Seed the demo store into an empty terminal and save its demo cards beside the database.
+
+    Arguments:
+        options: passed to :func:`seed` (``members``, ``products``, ``seed``,
+            ``progress``); ``now`` defaults to the terminal's clock.
+
+    Raises:
+        sqlite3.IntegrityError: the database already holds demo data.
+    """
+    options.setdefault("now", terminal.clock())
+    summary = seed(terminal.db, **options)
+    cards = demo_cards.issue_demo_cards(terminal.db, terminal.clock())
+    demo_cards.save(cards, terminal.data_dir / demo_cards.DEMO_CARDS_FILE)
+    return summary

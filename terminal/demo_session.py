@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from club_server.embedded import EmbeddedServer, start_embedded
-from offline_store.catalog import get_setting, put_settings
 from offline_store.db import DB_FILENAME, open_db
+from offline_store.settings import put_settings, read_settings
 from sync.http import SyncClient
 from sync.provision import SERVER_URL_KEY, open_client, provision
 from sync.status import StatusBoard
@@ -49,7 +49,7 @@ def _provision(data_dir: Path, server: EmbeddedServer, echo: Echo) -> None:
     provisioned = False
     if db_path.exists():
         db = open_db(db_path)
-        provisioned = bool(get_setting(db, SERVER_URL_KEY))
+        provisioned = read_settings(db).provisioned
         if provisioned:  # the embedded server listens on a new port each run
             put_settings(db, {SERVER_URL_KEY: server.url})
         db.close()

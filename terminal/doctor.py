@@ -35,12 +35,12 @@ from clubcore.errors import (
     SyncError,
     TerminalRevokedError,
 )
-from offline_store.catalog import get_setting
-from offline_store.db import DB_FILENAME
+from clubcore.settings import MAX_AGE_HOURS, READERS, Settings
+from offline_store.db import DB_FILENAME, integrity_problems
+from offline_store.settings import read_settings
 from sync.enroll import check_health
 from sync.http import RetryPolicy
-from sync.provision import SERVER_URL_KEY, open_client
-from terminal.config import DEFAULT_MAX_AGE_HOURS
+from sync.provision import open_client
 
 __all__ = [
     "CHECKS",
@@ -107,15 +107,15 @@ def _read_only(ctx: Context) -> Iterator[sqlite_utils.Database]:
         conn.close()
 
 
-def _setting(ctx: Context, key: str) -> str | None:
-    """A setting, or None when unset or the database cannot be read."""
+def _settings(ctx: Context) -> Settings:
+    """The terminal's settings; none at all when the database cannot be read."""
     if not ctx.db_path.is_file():
-        return None
+        return Settings({})
     try:
         with _read_only(ctx) as db:
-            return get_setting(db, key)
+            return read_settings(db)
     except sqlite3.DatabaseError:
-        return None
+        return Settings({})
 
 
 # -- local checks ---------------------------------------------------------------------
@@ -132,17 +132,17 @@ def check_database(ctx: Context) -> Check:
     )
     try:
         with _read_only(ctx) as db:
-            rows = [str(row[0]) for row in db.execute("PRAGMA integrity_check(20)").fetchall()]
+            rows = integrity_problems(db)
     except sqlite3.DatabaseError as exc:
         return Check(name, "fail", f"{ctx.db_path} is damaged: {exc}", hint)
-    if rows != ["ok"]:
+    if rows:
         return Check(name, "fail", f"{ctx.db_path} is damaged: {'; '.join(rows[:5])}", hint)
     return Check(name, "ok", f"{ctx.db_path}: integrity ok")
 
 
 def _reader_paths(ctx: Context) -> list[str]:
-    value = _setting(ctx, "readers")
-    return [path.strip() for path in value.split(",")] if value else []
+    settings = _settings(ctx)
+    return list(settings.readers) if settings.is_set(READERS.key) else []
 
 
 def check_pcsc(ctx: Context) -> Check:
@@ -202,7 +202,7 @@ def check_wedge(ctx: Context) -> Check:
 
 
 def _not_provisioned(ctx: Context) -> bool:
-    return not _setting(ctx, SERVER_URL_KEY)
+    return not _settings(ctx).provisioned
 
 
 def check_server(ctx: Context) -> Check:
@@ -263,8 +263,10 @@ def _cursor(db: sqlite_utils.Database) -> int:
 
 
 def _max_age(ctx: Context) -> timedelta:
-    text = _setting(ctx, "offline.max_age_hours")
-    hours = int(text) if text and text.isdigit() else DEFAULT_MAX_AGE_HOURS
+    try:
+        hours = _settings(ctx).max_age_hours
+    except ConfigError:  # the doctor reports, it does not stop on a bad setting
+        hours = MAX_AGE_HOURS.default
     return timedelta(hours=hours)
 
 
@@ -281,7 +283,7 @@ def _parse(text: str | None) -> datetime | None:
 def _last_refresh(db: sqlite_utils.Database) -> datetime | None:
     """The newest successful pull (``sync_cursors.updated_at``), else provisioning time."""
     row = db.execute("SELECT MAX(updated_at) FROM sync_cursors").fetchone()
-    return _parse(row[0] if row else None) or _parse(get_setting(db, "sync.provisioned_at"))
+    return _parse(row[0] if row else None) or _parse(read_settings(db).provisioned_at)
 
 
 def check_cache_age(ctx: Context) -> Check:

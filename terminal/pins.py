@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from clubcore.errors import AuthorizationError, ConfigError
-from offline_store.catalog import get_setting
+from offline_store.settings import read_settings
 
 __all__ = ["MAX_ATTEMPTS", "authorize", "hash_pin", "set_pin", "verify_pin"]
 
@@ -58,8 +58,7 @@ def set_pin(db: sqlite_utils.Database, staff_id: str, name: str, role: str, pin:
             ``pins.min_length`` setting (4 unless terminal.toml says more),
             or longer than 12.
     """
-    setting = get_setting(db, "pins.min_length") or ""
-    least = int(setting) if setting.isdigit() else 4
+    least = read_settings(db).pin_min_length
     if pin.isdigit() and 4 <= len(pin) < least:  # (fewer than 4: hash_pin says why)
         raise ConfigError(
             "pin", f"this terminal's PINs are at least {least} digits (pins.min_length)"

@@ -25,8 +25,15 @@ member number / phone       member in the cache                             ``un
 ==========================  ==============================================  ============
 
 Checks run in the order of the table, so a revoked card that has also expired
-is reported as revoked. :class:`Debouncer` drops repeat reads of a card that
-stays on the reader.
+is reported as revoked. Besides its strength, an identification says how
+the member was identified (``method``, recorded on the sale as its
+``id_method``): ``card`` (signed chip or contact card), ``card-uid``, ``qr``
+(the signed text form, scanned), ``magstripe``, ``number`` or ``phone``, the
+one vocabulary of :class:`clubcore.identity.IdMethod`.
+
+:class:`Debouncer` drops repeat reads of a card that stays on the reader;
+the app keeps exactly one, in :class:`terminal.ui.session.UISession` on its
+worker thread, which every reader event goes through.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from clubcore.cardformat import (
     verify_signature,
 )
 from clubcore.errors import CardRejectedError, FormatError
+from clubcore.identity import IdMethod
 from clubcore.member import MemberSummary, UidCard
 from terminal.entry import (
     MagstripeEntry,
@@ -148,7 +156,7 @@ class CardDirectory(Protocol):
     def member_for_phone(self, e164: str) -> str | None:
         """The member number for a mobile number, or None.
 
-        The store keeps only :func:`terminal.entry.phone_lookup_key` hashes and
+        The store keeps only :func:`clubcore.identity.phone_lookup_key` hashes and
         looks this one up by hashing ``e164`` with the club's salt.
         """
 
@@ -160,7 +168,8 @@ class Identification:
     Attributes:
         member_no: canonical member number.
         member: the cached member, or None when ``flagged_unsynced``.
-        strength: how the identity was established.
+        strength: how far the identity can be trusted.
+        method: how the member was identified (the sale's ``id_method``).
         flagged_unsynced: a validly signed card whose member is not cached yet;
             price at the base tier and let the server reconcile.
         serial: the card serial (signed cards only).
@@ -171,6 +180,7 @@ class Identification:
     member_no: str
     member: MemberSummary | None
     strength: Strength
+    method: IdMethod
     flagged_unsynced: bool
     serial: int | None
     source: str
@@ -222,7 +232,7 @@ def identify(read: CardRead, directory: CardDirectory, *, today: date) -> Identi
             card = _decode(payload)
             if not read.uid and read.kind in _CHIP_KINDS:
                 raise reject(RejectReason.UNREADABLE, "The reader did not report the chip UID")
-            return _identify_signed(read, card, read.uid or b"", directory, today)
+            return _identify_signed(read, card, read.uid or b"", directory, today, IdMethod.CARD)
     if read.uid:
         return _identify_uid(read, read.uid, directory)
     raise reject(RejectReason.NOT_CLUB_CARD if read.ndef is not None else RejectReason.UNREADABLE)
@@ -239,7 +249,12 @@ def _decode(payload: bytes) -> SignedCard:
 
 
 def _identify_signed(
-    read: CardRead, card: SignedCard, uid: bytes, directory: CardDirectory, today: date
+    read: CardRead,
+    card: SignedCard,
+    uid: bytes,
+    directory: CardDirectory,
+    today: date,
+    method: IdMethod,
 ) -> Identification:
     key = directory.public_key(card.fields.key_id)
     if key is None:
@@ -259,6 +274,7 @@ def _identify_signed(
         member_no=card.member_no,
         member=member,
         strength=Strength.SIGNED,
+        method=method,
         flagged_unsynced=member is None,
         serial=card.fields.serial,
         source=read.source,
@@ -276,7 +292,7 @@ def _identify_uid(read: CardRead, uid: bytes, directory: CardDirectory) -> Ident
         raise reject(RejectReason.NOT_CLUB_CARD)
     if not card.uid_only:
         raise reject(RejectReason.COPIED, f"Chip UID {uid.hex().upper()}")
-    return _unsigned(read, card.member_no, Strength.UID_ONLY, directory)
+    return _unsigned(read, card.member_no, Strength.UID_ONLY, IdMethod.CARD_UID, directory)
 
 
 def _identify_text(read: CardRead, directory: CardDirectory, today: date) -> Identification:
@@ -290,19 +306,21 @@ def _identify_text(read: CardRead, directory: CardDirectory, today: date) -> Ide
             hint=detail[:1].upper() + detail[1:],
         ) from exc
     if isinstance(entry, SignedCardEntry):
-        return _identify_signed(read, entry.card, b"", directory, today)
+        return _identify_signed(read, entry.card, b"", directory, today, IdMethod.QR)
     if isinstance(entry, PhoneEntry):
         member_no = directory.member_for_phone(entry.e164)
         if member_no is None:
             raise reject(RejectReason.UNKNOWN_MEMBER, "No member has this mobile number")
-        return _unsigned(read, member_no, Strength.UNVERIFIED, directory)
-    if isinstance(entry, MagstripeEntry) and today > entry.expiry:
-        raise reject(RejectReason.EXPIRED, f"Expired at the end of {entry.expiry:%Y-%m}")
-    return _unsigned(read, entry.member_no, Strength.UNVERIFIED, directory)
+        return _unsigned(read, member_no, Strength.UNVERIFIED, IdMethod.PHONE, directory)
+    if isinstance(entry, MagstripeEntry):
+        if today > entry.expiry:
+            raise reject(RejectReason.EXPIRED, f"Expired at the end of {entry.expiry:%Y-%m}")
+        return _unsigned(read, entry.member_no, Strength.UNVERIFIED, IdMethod.MAGSTRIPE, directory)
+    return _unsigned(read, entry.member_no, Strength.UNVERIFIED, IdMethod.NUMBER, directory)
 
 
 def _unsigned(
-    read: CardRead, member_no: str, strength: Strength, directory: CardDirectory
+    read: CardRead, member_no: str, strength: Strength, method: IdMethod, directory: CardDirectory
 ) -> Identification:
     member = directory.member(member_no)
     if member is None:
@@ -311,6 +329,7 @@ def _unsigned(
         member_no=member_no,
         member=member,
         strength=strength,
+        method=method,
         flagged_unsynced=False,
         serial=None,
         source=read.source,

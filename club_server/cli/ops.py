@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
-from club_server.catalog import get_setting
 from club_server.cli.base import (
     as_json_option,
     cli,
@@ -23,8 +21,9 @@ from club_server.clock import utc_now
 from club_server.demo import DEMO_STORE, seed
 from club_server.flags import list_flags, resolve_flags
 from club_server.reports import store_daily_report
+from club_server.settings import read_settings
 from club_server.tiers import recompute
-from clubcore.money import CURRENCIES, Currency, format_amount
+from clubcore.money import CURRENCIES, format_amount
 
 __all__ = ["demo_data", "flags", "report", "serve"]
 
@@ -113,14 +112,14 @@ def report() -> None:
 def report_daily(store_id: str, day: datetime | None, db_url: str | None, as_json: bool) -> None:
     """The store's daily member-sales report (all lanes)."""
     with opened(db_url) as database, database.reading() as conn:
-        currency = get_setting(conn, "currency", "IRR") or "IRR"
-        zone = ZoneInfo(get_setting(conn, "timezone", "UTC") or "UTC")
+        settings = read_settings(conn)
+        currency, zone = settings.currency_name, settings.timezone
         business_date: date = day.date() if day else utc_now().astimezone(zone).date()
         result = store_daily_report(conn, store_id, business_date, currency)
     if as_json:
         emit_json(result.as_dict())
         return
-    unit = CURRENCIES.get(currency, Currency(currency, 0))
+    unit = CURRENCIES[currency]
 
     def money(amount: int) -> str:
         return format_amount(amount, unit)

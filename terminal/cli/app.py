@@ -8,13 +8,12 @@ from pathlib import Path
 import click
 
 from clubcore.errors import ConfigError
-from terminal import demo_cards, demo_data
+from terminal import demo_data
 from terminal.bootstrap import Terminal
 from terminal.cli.base import cli, handle_errors, opened
 from terminal.config import apply_config, config_path, load_config
 from terminal.ui.env import check_display
 from terminal.ui.options import AppOptions
-from terminal.ui.status import SERVER_URL_SETTING
 
 __all__ = ["app_options", "run", "screenshots"]
 
@@ -25,20 +24,6 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError:
         raise ConfigError("--size", f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x800") from None
     return width, height
-
-
-def seed_demo(terminal: Terminal) -> None:
-    """Seed a demo store and its demo cards into an empty terminal."""
-    demo_data.seed(terminal.db, now=terminal.clock())
-    cards = demo_cards.issue_demo_cards(terminal.db, terminal.clock())
-    demo_cards.save(cards, terminal.data_dir / demo_cards.DEMO_CARDS_FILE)
-
-
-def configured_readers(terminal: Terminal) -> list[str]:
-    """The ``readers`` setting (comma-separated paths); ``sim`` until provisioned."""
-    provisioned = terminal.setting(SERVER_URL_SETTING, "") != ""
-    value = terminal.setting("readers", "pcsc,wedge" if provisioned else "sim")
-    return [path.strip() for path in value.split(",") if path.strip()]
 
 
 @cli.command("run")
@@ -97,7 +82,7 @@ def run(
     with opened(ctx, require_data=False) as terminal:
         if demo and not terminal.db["products"].count:
             click.echo(f"seeding a demo store in {terminal.data_dir} ...", err=True)
-            seed_demo(terminal)
+            demo_data.seed_demo(terminal)
         options = app_options(terminal, demo, fullscreen, size, language, readers)
     from terminal.ui.launch import run_app
 
@@ -117,16 +102,17 @@ def app_options(
     Raises:
         ConfigError: a malformed size.
     """
-    paths = list(readers) or (["sim"] if demo else configured_readers(terminal))
+    settings = terminal.settings
+    paths = list(readers) or (["sim"] if demo else list(settings.readers))
     if fullscreen is None:
-        fullscreen = terminal.setting("kiosk.fullscreen", "no") == "yes"
-    lang = language or terminal.setting("ui.language", "en")
+        fullscreen = settings.fullscreen
+    lang = language or settings.language
     return AppOptions(
         terminal.data_dir,
         paths,
         demo=demo,
         fullscreen=fullscreen,
-        size=_size(size or terminal.setting("kiosk.size", "1280x800")),
+        size=_size(size) if size else settings.kiosk_size,
         language=lang if lang in ("en", "fa") else "en",
     )
 

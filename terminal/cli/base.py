@@ -67,7 +67,7 @@ def opened(ctx: click.Context, *, require_data: bool = True) -> Iterator[Termina
     """
     terminal = bootstrap(ctx.obj["data_dir"])
     try:
-        if require_data and terminal.setting("rules_version", "") == "":
+        if require_data and not terminal.settings.has_store_data:
             raise ConfigError(
                 "data_dir",
                 f"{terminal.data_dir} holds no store data yet",

@@ -113,6 +113,7 @@ def _describe(terminal: Terminal, read: CardRead, found: verifier.Identification
         "uid": read.uid.hex() if read.uid else None,
         "member_no": found.member_no,
         "strength": str(found.strength),
+        "method": str(found.method),
         "flagged_unsynced": found.flagged_unsynced,
         "serial": found.serial,
     }
@@ -157,7 +158,7 @@ def read(
             if demo_card not in cards:
                 raise FormatError(f"--demo-card {demo_card!r}: one of {', '.join(cards)}")
             demo, paths = cards[demo_card], paths or ("sim",)
-        chosen = list(paths) or terminal.setting("readers", "pcsc").split(",")
+        chosen = list(paths) or list(terminal.settings.readers)
         event = _wait_for_card(chosen, timeout, demo)
         if event is None:
             click.echo(f"no card within {timeout:g} s", err=True)

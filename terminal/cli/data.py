@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -20,14 +19,6 @@ from terminal.cli.base import cli, handle_errors, opened
 from terminal.receipt import receipt_text, report_text
 
 __all__ = ["demo", "demo_data_command"]
-
-
-def _seed(terminal: Terminal, **options: Any) -> demo_data.SeedSummary:
-    """Seed the demo store and its demo cards (saved beside the database)."""
-    summary = demo_data.seed(terminal.db, **options)
-    cards = demo_cards.issue_demo_cards(terminal.db, terminal.clock())
-    demo_cards.save(cards, terminal.data_dir / demo_cards.DEMO_CARDS_FILE)
-    return summary
 
 
 def _progress(label: str, done: int, total: int) -> None:
@@ -61,7 +52,7 @@ def demo_data_command(
     with opened(ctx, require_data=False) as terminal:
         if terminal.db["products"].count or terminal.db["sales"].count:
             raise SaleStateError(f"{data_dir} already holds data", hint="use --force to replace it")
-        summary = _seed(
+        summary = demo_data.seed_demo(
             terminal,
             members=members,
             products=products,
@@ -129,10 +120,11 @@ def _console_demo(data_dir: Path, fresh: bool) -> None:
     try:
         if not terminal.db["products"].count:
             click.echo(f"seeding a demo store in {data_dir} ...")
-            _seed(terminal, now=terminal.clock())
+            demo_data.seed_demo(terminal)
         _demo_sales(terminal)
         click.echo("\n== The manager's daily report (this lane) ==\n")
-        report = daily_report(terminal.db, terminal.local_now().date(), terminal.currency.code)
+        day = terminal.local_now().date()
+        report = daily_report(terminal.db, day, terminal.settings.currency_name)
         click.echo(report_text(report, terminal.currency))
     finally:
         terminal.close()

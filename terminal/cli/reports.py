@@ -62,7 +62,7 @@ def daily(ctx: click.Context, day: str | None, fmt: str, top: int, store_wide: b
                 result = store_daily_report(client, business_date)
             result = dataclasses.replace(result, top_members=result.top_members[:top])
         else:
-            result = daily_report(terminal.db, business_date, terminal.currency.code, top)
+            result = daily_report(terminal.db, business_date, terminal.settings.currency_name, top)
         if fmt == "json":
             emit_json(result.as_dict())
         elif fmt == "csv":
@@ -83,7 +83,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "data_dir": str(terminal.data_dir),
             "terminal_id": terminal.terminal_id,
             "store_id": terminal.store_id,
-            "rules_version": int(terminal.setting("rules_version", "0")),
+            "rules_version": terminal.settings.rules_version,
             "members": db["members"].count,
             "products": db["products"].count,
             "sales": db["sales"].count,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from clubcore.errors import FormatError
+from clubcore.identity import IdMethod
 from clubcore.sale import Sale, Tender
 from offline_store import members
 from terminal.bootstrap import Terminal
 from terminal.checkout import Checkout
 from terminal.cli.base import PIN_ENV, cli, emit_json, handle_errors, opened, parse_item
-from terminal.entry import phone_lookup_key
 from terminal.receipt import receipt_text
 from terminal.refunds import refund_sale, void_sale
 
@@ -21,11 +21,9 @@ def _identify(
     terminal: Terminal, checkout: Checkout, member: str | None, phone: str | None
 ) -> None:
     if member:
-        checkout.identify(member, "manual")
+        checkout.identify(member, IdMethod.NUMBER)
     elif phone:
-        salt = bytes.fromhex(terminal.setting("phone_salt", ""))
-        found = members.member_by_phone_hash(terminal.db, phone_lookup_key(phone, salt))
-        checkout.identify_member(found, "phone")
+        checkout.identify_member(members.member_by_phone(terminal.db, phone), IdMethod.PHONE)
 
 
 def _print_sale(terminal: Terminal, sale: Sale, as_json: bool) -> None:

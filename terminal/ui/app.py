@@ -9,7 +9,6 @@ window module is first imported.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from clubcore.errors import ClubError, ConfigError
-from clubcore.money import CURRENCIES, Currency
+from clubcore.money import Currency
+from clubcore.settings import Settings
 from terminal import demo_cards
 from terminal.bootstrap import bootstrap
 from terminal.readers import CardRead, Reader, ReaderEvent, ReaderStatus, open_reader
@@ -43,7 +43,6 @@ from terminal.ui.technician_screen import TechnicianScreen
 from terminal.ui.views import BasketView, ManagerView, ProductView, TestRead
 from terminal.ui.widgets import COLORS, TOUCH, Panel, SButton, SLabel, set_lang
 from terminal.ui.worker import Worker
-from terminal.verifier import Debouncer
 
 __all__ = ["AppOptions", "ClubTerminalApp"]  # AppOptions re-exported
 
@@ -67,12 +66,10 @@ class ClubTerminalApp(AppActions, App):
         App.__init__(self)
         self.options = options
         self.lang = Lang(options.language)
-        self.currency = CURRENCIES["IRT"]
+        self.currency = Settings({}).currency  # the default, until the terminal's is read
         self.readers: list[Reader] = []
         self.sim: SimReader | None = None
         self.reader_states: dict[str, tuple[str, str]] = {}
-        self.debouncer = Debouncer(options.debounce)
-        self._read_lock = threading.Lock()  # the debouncer is shared by reader threads
         self.basket_view: BasketView | None = None
         self.manager_view: ManagerView | None = None
         self.products_state: tuple[str, list[ProductView], bool] = ("", [], False)
@@ -112,14 +109,14 @@ class ClubTerminalApp(AppActions, App):
 
     def _open_session(self) -> UISession:
         terminal = bootstrap(self.options.data_dir, background_checkpoints=True)
-        if terminal.setting("rules_version", "") == "":
+        if not terminal.settings.has_store_data:
             terminal.close()
             raise ConfigError(
                 "data_dir",
                 f"{self.options.data_dir} holds no store data yet",
                 hint="provision the terminal, or run 'club-terminal run --demo'",
             )
-        return UISession(terminal, self.options.sync_status)
+        return UISession(terminal, self.options.sync_status, self.options.debounce)
 
     def _initial(self, session: UISession) -> _Initial:
         cards_path = session.terminal.data_dir / demo_cards.DEMO_CARDS_FILE
@@ -130,7 +127,7 @@ class ClubTerminalApp(AppActions, App):
             session.basket(),
             session.sync_panel(),
             cards,
-            session.setting("readers", "sim"),
+            ",".join(session.readers()),
         )
 
     def _initial_done(self, initial: _Initial) -> None:
@@ -335,11 +332,8 @@ class ClubTerminalApp(AppActions, App):
     def _start_readers(self) -> None:
         def sink(event: ReaderEvent) -> None:  # on a reader thread
             if isinstance(event, CardRead) and not self.test_read_pending:
-                # straight to the worker: one frame sooner than a hop through the UI thread
-                with self._read_lock:
-                    accepted = self.debouncer.accept(event)
-                if accepted:
-                    self.call(lambda s: s.handle_read(event), self.render_basket)
+                # straight to the worker (it debounces): one frame sooner than via the UI thread
+                self.call(lambda s: s.card_read(event), self._render_read)
                 return
             Clock.schedule_once(lambda _dt: self.on_reader_event(event), 0)
 
@@ -361,16 +355,20 @@ class ClubTerminalApp(AppActions, App):
             self.reader_states[event.source] = (str(event.state), event.detail)
             self._show_status()
             return
-        with self._read_lock:
-            if not self.debouncer.accept(event):
-                return
         if self.test_read_pending:
             self.test_read_pending = False
-            self.call(lambda s: s.test_read(event), self._test_done)
+            self.call(lambda s: s.card_test_read(event), self._test_done)
             return
-        self.call(lambda s: s.handle_read(event), self.render_basket)
+        self.call(lambda s: s.card_read(event), self._render_read)
 
-    def _test_done(self, result: TestRead) -> None:
+    def _render_read(self, view: BasketView | None) -> None:
+        if view is not None:  # None: the worker dropped a repeat read
+            self.render_basket(view)
+
+    def _test_done(self, result: TestRead | None) -> None:
+        if result is None:  # a repeat of the card just read: still waiting for a test card
+            self.test_read_pending = True
+            return
         self.technician_screen.show_test(result)
 
     def open_demo_cards(self) -> None:
@@ -380,10 +378,6 @@ class ClubTerminalApp(AppActions, App):
         """Present a demo card to the simulated reader."""
         if self.sim is not None:
             self.sim.present(card.as_read(self.sim.path))
-
-    def present_read(self, read: CardRead) -> None:
-        if self.sim is not None:
-            self.sim.present(read)
 
     def on_stop(self) -> None:
         for reader in self.readers:

@@ -1,7 +1,7 @@
 """Languages at run time: strings, digits, amounts, dates, and right-to-left text.
 
 :class:`Lang` is the one object screens ask for text. Strings come from
-:mod:`terminal.ui.catalog`; numbers are formatted here (Persian digits and
+:mod:`terminal.ui.strings`; numbers are formatted here (Persian digits and
 separators in ``fa``); :meth:`Lang.shape` turns logical text into what Kivy
 must draw.
 
@@ -22,7 +22,7 @@ from datetime import date
 
 from clubcore.errors import CardRejectedError, ClubError, FormatError, UserFacingError
 from clubcore.money import Currency, format_amount
-from terminal.ui.catalog import CATALOG
+from terminal.ui.strings import CATALOG
 
 __all__ = ["ELLIPSIS", "LANGUAGES", "SEP", "Lang", "Measure"]
 
@@ -58,7 +58,7 @@ class Lang:
         return template.format(**fields) if fields else template
 
     def t_or(self, key: str, fallback: str) -> str:
-        """The string ``key`` if the catalog has it, else ``fallback`` (data names)."""
+        """The string ``key`` if the strings have it, else ``fallback`` (data names)."""
         return self.strings.get(key, fallback)
 
     # -- numbers -----------------------------------------------------------

@@ -9,6 +9,7 @@ from kivy.graphics import Color, Rectangle
 from kivy.metrics import dp, sp
 from kivy.uix.widget import Widget
 
+from clubcore.identity import IdMethod
 from clubcore.money import Currency
 from terminal.ui.views import MemberView
 from terminal.ui.widgets import COLORS, DirBox, Panel, SButton, SLabel, current_lang
@@ -127,7 +128,7 @@ class MemberPanel(Panel):
         notes = []
         if member.unsynced:
             notes.append(lang.t("member.unsynced"))
-        if member.strength == "uid-only":
+        if member.id_method == IdMethod.CARD_UID:
             notes.append(lang.t("member.weak"))
         parts = [lang.digits(member.member_no), progress, *notes]
         if self.compact:

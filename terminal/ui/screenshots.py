@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from terminal import demo_cards
+from terminal import demo_cards, demo_data
 from terminal.bootstrap import bootstrap
 
 if TYPE_CHECKING:
@@ -28,11 +28,9 @@ BASKET = ["P000001", "P000012", "P000030", "P000053", "P000040", "P000005"]
 
 def seed_day(data_dir: Path) -> None:
     """A demo store and a day of sales at several hours, members and not."""
-    from terminal.cli.app import seed_demo
-
     terminal = bootstrap(data_dir)
     try:
-        seed_demo(terminal)
+        demo_data.seed_demo(terminal)
         cards = {c.label: c for c in demo_cards.load(data_dir / demo_cards.DEMO_CARDS_FILE)}
         today = terminal.local_now().replace(hour=8, minute=5, second=0, microsecond=0)
         labels = ["gold", None, "basic", "silver", None, "platinum", "vip", "basic", None, "gold"]
@@ -74,7 +72,7 @@ def _steps(
             app.set_language(code)
             app.go_checkout()
             app.clear_basket()
-            app.debouncer.window = 0
+            app.call(lambda s: s.set_debounce(0.0))
             app.present(cards["gold"])
             yield lambda: app.basket_view is not None and app.basket_view.member is not None
             for sku in BASKET:

@@ -4,7 +4,14 @@ A :class:`UISession` lives on the :class:`~terminal.ui.worker.Worker` thread
 and is the only object that touches the database. Every method returns an
 immutable view (:mod:`terminal.ui.views`) or raises one of our errors; the
 domain rules stay in the services it calls (:class:`~terminal.checkout.Checkout`,
-:mod:`terminal.refunds`, :mod:`offline_store.reports`, :mod:`terminal.pins`).
+:mod:`terminal.refunds`, :mod:`offline_store.reports`, :mod:`terminal.pins`),
+the queries in the store (:mod:`offline_store.pricing_data`,
+:mod:`offline_store.sales`) and the rules in the core (tier progress:
+:func:`clubcore.tiers.tier_progress`; which offers are a member's:
+:func:`clubcore.pricing.targeted_offers`).
+
+Reader events are debounced here, once, on this one thread
+(:meth:`UISession.card_read`); keyed entries are not debounced.
 """
 
 from __future__ import annotations
@@ -14,18 +21,21 @@ from collections.abc import Callable, Mapping
 from datetime import date
 
 from clubcore.errors import CardRejectedError, ClubError, UnknownProductError
+from clubcore.identity import IdMethod
+from clubcore.pricing import targeted_offers
 from clubcore.reports import DailyReport
-from clubcore.tiers import Tier, next_tier
-from offline_store import catalog
+from clubcore.tiers import Tier, tier_progress
+from offline_store import pricing_data
 from offline_store.cards import StoreCardDirectory
+from offline_store.db import integrity_problems
 from offline_store.members import Member
 from offline_store.reports import daily_report
+from offline_store.sales import sales_of_day
 from terminal import refunds, verifier
 from terminal.bootstrap import Terminal
 from terminal.pins import authorize
 from terminal.readers.base import CardKind, CardRead
 from terminal.ui.status import (
-    SERVER_URL_SETTING,
     SyncPanel,
     SyncStatusView,
     local_status,
@@ -43,6 +53,7 @@ from terminal.ui.views import (
     SaleRow,
     TestRead,
 )
+from terminal.verifier import Debouncer
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +67,21 @@ class UISession:
     """The terminal as the app's worker sees it."""
 
     def __init__(
-        self, terminal: Terminal, sync_status: Callable[[], SyncStatusView] | None = None
+        self,
+        terminal: Terminal,
+        sync_status: Callable[[], SyncStatusView] | None = None,
+        debounce: float = 2.0,
     ) -> None:
-        """Arguments: sync_status: the sync client's current status, if one runs."""
+        """Arguments: sync_status: the sync client's current status, if one runs;
+        debounce: seconds a card must be away before a read of it counts again.
+        """
         self.terminal = terminal
         self.db = terminal.db
         self.checkout = terminal.checkout()
         self.sync_status = sync_status
-        self.tiers: dict[str, Tier] = catalog.load_tiers(self.db)
-        self._strength = ""
-        self._unsynced = False
+        #: the one place reader events are debounced: here, on the worker thread
+        self.debouncer = Debouncer(debounce)
+        self.tiers: dict[str, Tier] = pricing_data.load_tiers(self.db)
 
     # -- views -------------------------------------------------------------
 
@@ -85,7 +101,8 @@ class UISession:
             )
             for line in priced.lines
         )
-        member = self.checkout.state.member
+        state = self.checkout.state
+        member = state.member
         return BasketView(
             lines=lines,
             subtotal_list=priced.subtotal_list,
@@ -94,69 +111,44 @@ class UISession:
             points_discount=priced.points_discount,
             total=priced.total,
             points_earned=priced.points_earned,
-            member=self._member_view(member) if member else None,
+            member=self._member_view(member, state.id_method, state.unsynced) if member else None,
             read_at=read_at,
         )
 
-    def _member_view(self, member: Member) -> MemberView:
-        current = self.tiers.get(member.tier)
-        above = next_tier(self.tiers.values(), current) if current else None
-        if above is not None and current is not None and current.assignable:
-            to_next = max(above.min_spend - member.spend_12m, 0)
-            progress = min(member.spend_12m / above.min_spend, 1.0) if above.min_spend else 1.0
-        else:
-            above, to_next, progress = None, 0, 1.0
-        offers = catalog.offers_for(self.db, member.member_no, self.terminal.clock())
-        personal = tuple(
-            offer
-            for offer in offers
-            if _targets(offer.target_member, offer.target_segment, offer.target_tier, member)
-        )
+    def _member_view(
+        self, member: Member, id_method: IdMethod | None, unsynced: bool
+    ) -> MemberView:
+        standing = tier_progress(self.tiers.values(), member.tier, member.spend_12m)
+        offers = pricing_data.offers_for(self.db, member.member_no, self.terminal.clock())
+        above = standing.next
         return MemberView(
             member_no=member.member_no,
             name=member.display_name,
             tier=member.tier,
-            tier_name=current.name if current else member.tier,
+            tier_name=standing.current.name if standing.current else member.tier,
             points_balance=member.points_balance,
             next_tier=above.code if above else None,
             next_tier_name=above.name if above else "",
-            to_next=to_next,
-            progress=progress,
-            offers=personal,
-            strength=self._strength,
-            unsynced=self._unsynced,
+            to_next=standing.to_next,
+            progress=standing.progress,
+            offers=targeted_offers(offers, member.customer),
+            id_method=str(id_method) if id_method else "",
+            unsynced=unsynced,
         )
 
     # -- products ------------------------------------------------------------
 
     def categories(self) -> list[tuple[str, str]]:
         """(code, name) of every category that has active products."""
-        rows = self.db.execute(
-            "SELECT code, name FROM categories c WHERE EXISTS "
-            "(SELECT 1 FROM products p WHERE p.category = c.code AND p.active) ORDER BY c.name"
-        ).fetchall()
-        return [(str(code), str(name)) for code, name in rows]
+        return pricing_data.categories(self.db)
 
     def products(self, category: str, offset: int = 0, limit: int = PAGE) -> list[ProductView]:
         """A page of a category's active products, by SKU."""
-        rows = self.db.execute(
-            "SELECT sku, name, list_price, member_only FROM products "
-            "WHERE category = ? AND active ORDER BY sku LIMIT ? OFFSET ?",
-            [category, limit, offset],
-        ).fetchall()
-        return [ProductView(str(s), str(n), int(p), bool(m)) for s, n, p, m in rows]
+        return _views(pricing_data.products_in(self.db, category, offset, limit))
 
     def search(self, digits: str, limit: int = PAGE) -> list[ProductView]:
-        """Products whose SKU or barcode ends with or contains ``digits``."""
-        if not digits:
-            return []
-        like = f"%{digits}%"
-        rows = self.db.execute(
-            "SELECT sku, name, list_price, member_only FROM products "
-            "WHERE active AND (sku LIKE ? OR barcode LIKE ?) ORDER BY sku LIMIT ?",
-            [like, like, limit],
-        ).fetchall()
-        return [ProductView(str(s), str(n), int(p), bool(m)) for s, n, p, m in rows]
+        """Products whose SKU or barcode contains ``digits``."""
+        return _views(pricing_data.search_products(self.db, digits, limit))
 
     # -- basket actions ------------------------------------------------------
 
@@ -177,12 +169,10 @@ class UISession:
 
     def clear(self) -> BasketView:
         self.checkout.void()
-        self._strength, self._unsynced = "", False
         return self.basket()
 
     def drop_member(self) -> BasketView:
         self.checkout.drop_member()
-        self._strength, self._unsynced = "", False
         return self.basket()
 
     # -- the customer --------------------------------------------------------
@@ -195,16 +185,26 @@ class UISession:
         """
         if read.kind is CardKind.WEDGE and read.text:
             try:
-                sku = catalog.find_product(self.db, read.text.strip())
+                sku = pricing_data.find_product(self.db, read.text.strip())
             except UnknownProductError:
                 pass
             else:
                 self.checkout.add(sku)
                 return self.basket()
-        found = self.checkout.identify_read(read)
-        self._strength = str(found.strength)
-        self._unsynced = found.member is None
+        self.checkout.identify_read(read)
         return self.basket(read_at=read.monotonic)
+
+    def card_read(self, read: CardRead) -> BasketView | None:
+        """A reader's event: as :meth:`handle_read`, or None for a repeat of a card just read."""
+        return self.handle_read(read) if self.debouncer.accept(read) else None
+
+    def card_test_read(self, read: CardRead) -> TestRead | None:
+        """A reader's event for the technician's test: None for a repeat (nothing shown)."""
+        return self.test_read(read) if self.debouncer.accept(read) else None
+
+    def set_debounce(self, window: float) -> None:
+        """Change the debounce window (0: every read counts; demos and benchmarks)."""
+        self.debouncer.window = window
 
     def identify_entry(self, text: str) -> BasketView:
         """A member number or phone keyed on the keypad."""
@@ -220,7 +220,7 @@ class UISession:
             max_amount=max_points * policy.point_value,
             min_redeem=policy.min_redeem,
             max_redeem_bp=policy.max_redeem_bp,
-            offline_cap=int(self.terminal.setting("offline.redeem_cap_points", "5000")),
+            offline_cap=self.terminal.settings.redeem_cap_points,
             current=self.checkout.state.redeem_points,
         )
 
@@ -231,7 +231,6 @@ class UISession:
     def complete(self, tender: str) -> SaleDone:
         """Record the sale durably; returns once it is committed."""
         sale = self.checkout.complete(tender)
-        self._strength, self._unsynced = "", False
         return SaleDone(
             sale.sale_id, sale.total, str(sale.tender), sale.points_earned, self.basket()
         )
@@ -248,7 +247,7 @@ class UISession:
         from sync.provision import open_client
         from sync.reports import store_daily_report
 
-        if not self.terminal.setting(SERVER_URL_SETTING, ""):
+        if not self.terminal.settings.provisioned:
             return None
         try:
             policy = RetryPolicy(attempts=2, deadline=4.0)
@@ -262,26 +261,18 @@ class UISession:
         """Today's report (the store's from the server if online, else this lane's), records."""
         today = self.terminal.local_now().date()
         store = self._store_report(today)
-        report = store or daily_report(self.db, today, self.terminal.currency.code, top=5)
-        rows = self.db.execute(
-            "SELECT s.sale_id, s.kind, s.created_at, s.total, s.member_no, "
-            "EXISTS (SELECT 1 FROM sales r WHERE r.ref_sale_id = s.sale_id) "
-            "FROM sales s WHERE s.business_date = ? ORDER BY s.created_at DESC LIMIT 40",
-            [today.isoformat()],
-        ).fetchall()
+        report = store or daily_report(self.db, today, self.terminal.settings.currency_name, top=5)
         tz = self.terminal.timezone
-        from datetime import datetime
-
         sales = tuple(
             SaleRow(
-                str(sid),
-                str(kind),
-                datetime.fromisoformat(created).astimezone(tz).strftime("%H:%M"),
-                int(total),
-                member,
-                bool(returned),
+                row.sale_id,
+                row.kind,
+                row.created_at.astimezone(tz).strftime("%H:%M"),
+                row.total,
+                row.member_no,
+                row.returned,
             )
-            for sid, kind, created, total, member, returned in rows
+            for row in sales_of_day(self.db, today)
         )
         return ManagerView(
             report, sales, self.sync_panel().status.pending, store_wide=store is not None
@@ -306,11 +297,12 @@ class UISession:
 
     def health(self, reader_states: Mapping[str, str]) -> list[HealthCheck]:
         """Database integrity, readers, outbox backlog and store data."""
-        result = str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+        problems = integrity_problems(self.db, limit=1)
+        result = problems[0] if problems else "ok"
         status = self.sync_panel().status
         pending = status.pending
         bad = {path: state for path, state in reader_states.items() if state != "ready"}
-        products = int(self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0])
+        products = pricing_data.count_products(self.db)
         return [
             HealthCheck("tech.check.db", result == "ok", result),
             HealthCheck(
@@ -335,19 +327,13 @@ class UISession:
             read.source, str(read.kind), True, found.member_no, str(found.strength), extra=extra
         )
 
-    def setting(self, key: str, default: str) -> str:
-        return self.terminal.setting(key, default)
+    def readers(self) -> tuple[str, ...]:
+        """The reader paths the terminal is configured with (:mod:`clubcore.settings`)."""
+        return self.terminal.settings.readers
 
 
-def _targets(member_no: str | None, segment: str | None, tier: str | None, m: Member) -> bool:
-    """True for an offer aimed at this member (by number, segment or tier), not at all."""
-    if member_no is not None:
-        return member_no == m.member_no
-    if segment is not None:
-        return segment in m.segments
-    if tier is not None:
-        return tier == m.tier
-    return True
+def _views(rows: list[pricing_data.ProductRow]) -> list[ProductView]:
+    return [ProductView(r.sku, r.name, r.list_price, r.member_only) for r in rows]
 
 
 def sale_lines(session: UISession, sale_id: str) -> list[tuple[int, str, int, int]]:

@@ -14,13 +14,12 @@ from typing import Protocol
 
 import sqlite_utils
 
-from offline_store.catalog import get_setting
 from offline_store.outbox import outbox_counts
+from offline_store.settings import read_settings
 
-__all__ = ["SERVER_URL_SETTING", "LocalSyncStatus", "SyncPanel", "SyncStatusView", "local_status"]
+__all__ = ["LocalSyncStatus", "SyncPanel", "SyncStatusView", "local_status"]
 
 #: the setting a provisioned terminal holds (written by the sync client)
-SERVER_URL_SETTING = "sync.server_url"
 
 
 class SyncStatusView(Protocol):
@@ -72,4 +71,4 @@ def local_status(db: sqlite_utils.Database) -> LocalSyncStatus:
 
 def provisioned_url(db: sqlite_utils.Database) -> str:
     """The club server this terminal was provisioned against, or ``""``."""
-    return get_setting(db, SERVER_URL_SETTING) or ""
+    return read_settings(db).server_url or ""

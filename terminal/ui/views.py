@@ -53,7 +53,7 @@ class MemberView:
     to_next: int  # spend still needed (minor units)
     progress: float  # 0..1 towards the next tier
     offers: tuple[Offer, ...]  # the member's own (their words: Offer.text_in)
-    strength: str  # signed, uid-only, unverified, manual
+    id_method: str  # a clubcore.identity.IdMethod value; "" when not known
     unsynced: bool = False
 
 
@@ -136,7 +136,7 @@ class ManagerView:
 class HealthCheck:
     """One line of the technician's health check."""
 
-    key: str  # catalog key of the check's name
+    key: str  # strings key of the check's name
     ok: bool
     detail: str
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from club_server.catalog import delete, upsert
 from club_server.db import Database
+from club_server.upserts import delete, upsert
 from tests.club_server.conftest import NOW, Lane
 
 

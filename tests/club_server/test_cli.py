@@ -64,8 +64,9 @@ def test_demo_terminal_member_card_flow(run: Any, tmp_path: Path) -> None:
     assert len(made["code"]) == 14 and made["store_id"] == "s1"
     assert "revoked" in run("terminal", "revoke", made["terminal_id"]).output
     number = run("member", "add", "--name", "Sara K.", "--tier", "gold", "--phone",
-                 "0912 123 4567").output.strip()  # fmt: skip
-    shown = json.loads(run("member", "show", number, "--json").output)
+                 "۰۹۱۲ ۱۲۳ ۴۵۶۷").output.strip()  # fmt: skip
+    persian = number.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    shown = json.loads(run("member", "show", persian, "--json").output)
     assert shown["tier"] == "gold" and shown["phone"] == "+989121234567"
     issued = json.loads(run("card", "issue", "--member", number, "--uid", "04a1b2c3d4e5f6",
                             "--expires", "2030-01-31", "--json").output)  # fmt: skip

@@ -11,12 +11,12 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from club_server.catalog import put_settings
 from club_server.cli import cli
 from club_server.db import Database
 from club_server.demo import DEMO_STORE
 from club_server.flags import list_flags
 from club_server.schema import points_ledger, sales
+from club_server.upserts import put_settings
 from clubcore.sale import Sale, SaleKind, SaleLine, Tender, new_sale_id
 from terminal.bootstrap import Terminal
 from terminal.demo_data import DEMO_MANAGER_PIN, member_number

@@ -6,10 +6,16 @@ from typing import Any
 
 import pytest
 
-from club_server.catalog import get_setting, put_settings
 from club_server.changes import current_cursor
 from club_server.db import Database
-from club_server.settings import SETTINGS, change_settings, parse_pairs, show_settings
+from club_server.settings import (
+    SETTINGS,
+    change_settings,
+    parse_pairs,
+    read_settings,
+    show_settings,
+)
+from club_server.upserts import put_settings
 from clubcore.errors import ConfigError
 from clubcore.points import PointsPolicy
 from tests.club_server.conftest import Lane
@@ -23,7 +29,7 @@ def _set(db: Database, *args: str) -> dict[str, tuple[str | None, str]]:
 
 def _value(db: Database, key: str) -> str | None:
     with db.reading() as conn:
-        return get_setting(conn, key)
+        return read_settings(conn).raw(key)
 
 
 def test_show_lists_every_known_key_hides_the_salt_and_keeps_unknown_ones(demo: Database) -> None:

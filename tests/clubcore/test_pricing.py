@@ -17,6 +17,7 @@ from clubcore.pricing import (
     ProductPricing,
     RuleSet,
     price_basket,
+    targeted_offers,
 )
 from clubcore.tiers import Tier
 
@@ -284,3 +285,18 @@ def test_non_members_pay_list_or_are_refused(items: list[BasketItem]) -> None:
     basket = price_basket(items, None, RULES, now=NOW)
     assert basket.total == basket.subtotal_list
     assert basket.points_earned == 0
+
+
+def test_targeted_offers_are_the_ones_pricing_would_consider() -> None:
+    offers = [
+        Offer("me", "", unit_price=5, target_member="1001"),
+        Offer("other", "", unit_price=5, target_member="9999"),
+        Offer("family", "", unit_price=5, target_segment="family"),
+        Offer("student", "", unit_price=5, target_segment="student"),
+        Offer("gold", "", unit_price=5, target_tier="gold"),
+        Offer("basic", "", unit_price=5, target_tier="basic"),
+        Offer("all", "", unit_price=5),
+    ]
+    customer = Customer("1001", "gold", frozenset({"family"}))
+    shown = [offer.offer_id for offer in targeted_offers(offers, customer)]
+    assert shown == ["me", "family", "gold", "all"]

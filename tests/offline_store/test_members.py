@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from clubcore.errors import UnknownMemberError
+from clubcore.errors import FormatError, UnknownMemberError
 from offline_store import members
 from terminal.bootstrap import Terminal
 from terminal.demo_data import member_number
@@ -43,3 +43,14 @@ def test_lookup_by_number_and_phone_hash(terminal: Terminal) -> None:
         members.get_member(terminal.db, "1")
     with pytest.raises(UnknownMemberError):
         members.member_by_phone_hash(terminal.db, "00" * 32)
+
+
+def test_lookups_take_numbers_and_phones_as_typed(terminal: Terminal) -> None:
+    number = member_number(1)
+    persian = number.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert members.get_member(terminal.db, f"00{persian}").member_no == number
+    # demo member i has the phone +98912 and i in 7 digits
+    for typed in ("۰۹۱۲ ۰۰۰ ۰۰۰۱", "+98-912-000-0001", "989120000001", "٠٩١٢٠٠٠٠٠٠١"):
+        assert members.member_by_phone(terminal.db, typed).member_no == number
+    with pytest.raises(FormatError):
+        members.member_by_phone(terminal.db, "12345")

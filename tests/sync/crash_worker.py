@@ -141,7 +141,7 @@ def ring_up(terminal: Terminal, rng: random.Random, member: str | None, skus: li
 
 def _job(command: dict[str, Any], say: Callable[[str], None]) -> None:
     """Run one job of the crash test in this (forked) process."""
-    from offline_store.catalog import get_setting
+    from offline_store.settings import read_settings
     from sync.credentials import load_credential
     from sync.http import RetryPolicy, SyncClient
     from sync.provision import CA_BUNDLE_KEY, SERVER_URL_KEY, open_client
@@ -190,7 +190,8 @@ def _job(command: dict[str, Any], say: Callable[[str], None]) -> None:
             more = page.pages > 0 and page.changes > 0
     elif job == "snapshot":  # re-provision: a new file, the lane's sales copied, swapped in
         keep = ("terminal_id", "store_id", SERVER_URL_KEY, CA_BUNDLE_KEY, "sync.provisioned_at")
-        settings = {k: v for k in keep if (v := get_setting(terminal.db, k)) is not None}
+        stored = read_settings(terminal.db)
+        settings = {k: v for k in keep if (v := stored.raw(k)) is not None}
         client.close()
         terminal.close()  # load_snapshot needs every connection to the database closed
         with SyncClient(

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from offline_store.catalog import put_settings
 from offline_store.db import DB_FILENAME, open_db
+from offline_store.settings import put_settings
 from sync.http import RetryPolicy
 from terminal.cli import cli
 from tests.sync.club import ClubServer

@@ -44,7 +44,7 @@ from typing import IO, Any
 
 import pytest
 
-from club_server import catalog as server_catalog
+from club_server import upserts as server_upserts
 from clubcore.errors import ServerUnreachableError
 from offline_store.db import DB_FILENAME
 from offline_store.members import points_balance
@@ -202,9 +202,9 @@ def change_server(club: ClubServer, rng: random.Random, members: list[str]) -> N
     with club.writing() as conn:
         for member_no in rng.sample(members, 20):
             name = f"Crash {rng.randrange(10**6)}"
-            server_catalog.upsert(conn, "members", {"member_no": member_no, "display_name": name})
+            server_upserts.upsert(conn, "members", {"member_no": member_no, "display_name": name})
         sku = f"P{rng.randrange(1, 100):06d}"
-        server_catalog.upsert(conn, "products", {"sku": sku, "list_price": rng.randrange(1, 10**6)})
+        server_upserts.upsert(conn, "products", {"sku": sku, "list_price": rng.randrange(1, 10**6)})
 
 
 def delay_for(job: str, rng: random.Random) -> float:

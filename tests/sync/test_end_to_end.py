@@ -11,15 +11,17 @@ from pathlib import Path
 import pytest
 
 from club_server import cards as server_cards
-from club_server import catalog as server_catalog
+from club_server import upserts as server_upserts
 from clubcore.errors import EnrollmentError, TerminalRevokedError
 from offline_store.db import DB_FILENAME
 from offline_store.members import points_balance
+from offline_store.reports import daily_report
 from sync import open_client, provision, pull_changes, push_now, sync_once
 from sync.enroll import enroll
 from sync.http import SyncClient
 from sync.pull import get_cursor
 from sync.push import outbox_counts
+from sync.reports import store_daily_report
 from sync.worker import SyncWorker
 from terminal.bootstrap import Terminal, bootstrap
 from tests.sync.club import ClubServer, club  # noqa: F401  (the fixture)
@@ -97,6 +99,23 @@ def test_offline_sales_are_pushed_once_and_replays_double_nothing(
     assert outbox_counts(lane.db) == (0, 0)
 
 
+def test_the_lane_and_the_server_report_the_same_sales_in_the_same_currency(
+    club: ClubServer,  # noqa: F811
+    lane: Terminal,
+) -> None:
+    day = lane.local_now().date()
+    with open_client(lane.db, lane.data_dir, policy=FAST) as client:
+        before = store_daily_report(client, day)  # other tests' lanes share the store
+        ring_up(lane, [members_with_points(lane, 1)[0], None])
+        own = daily_report(lane.db, day, lane.settings.currency_name)
+        sync_once(client, lane.db)
+        after = store_daily_report(client, day)
+    currency = club.scalar("SELECT value FROM settings WHERE key = 'currency'")
+    assert own.currency == after.currency == currency
+    assert after.sales_count - before.sales_count == own.sales_count == 2
+    assert after.total - before.total == own.total
+
+
 def test_a_different_body_for_a_known_sale_is_a_conflict_kept_aside(
     club: ClubServer,  # noqa: F811
     lane: Terminal,
@@ -129,7 +148,7 @@ def test_deltas_follow_server_changes_and_the_cursor_only_advances(
     serial = club.rows("SELECT serial FROM cards ORDER BY serial DESC")[0][0]
     with club.writing() as conn:
         server_cards.revoke_card(conn, serial, "stolen", datetime.now(UTC))
-        server_catalog.upsert(conn, "products", {"sku": sku, "list_price": 123_450})
+        server_upserts.upsert(conn, "products", {"sku": sku, "list_price": 123_450})
     with open_client(lane.db, lane.data_dir, policy=FAST) as client:
         result = pull_changes(client, lane.db, limit=1)
         assert result.changes >= 2 and result.pages >= 2

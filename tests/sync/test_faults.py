@@ -32,7 +32,7 @@ import pytest
 import sqlite_utils
 
 from club_server import cards as server_cards
-from club_server import catalog as server_catalog
+from club_server import upserts as server_upserts
 from club_server.changes import current_cursor
 from club_server.entities import ENTITIES as SERVER_ENTITIES
 from club_server.snapshot import page_lines
@@ -219,18 +219,18 @@ def change_server(club: ClubServer, rng: random.Random) -> None:  # noqa: F811
     now = datetime.now(UTC)
     with club.writing() as conn:
         for (member_no,) in club.rows("SELECT member_no FROM members ORDER BY member_no"):
-            server_catalog.upsert(
+            server_upserts.upsert(
                 conn, "members", {"member_no": member_no, "display_name": f"M{rng.random():.6f}"}
             )
         for (sku,) in club.rows("SELECT sku FROM products ORDER BY sku LIMIT 80"):
-            server_catalog.upsert(
+            server_upserts.upsert(
                 conn, "products", {"sku": sku, "list_price": rng.randrange(1_000, 900_000)}
             )
         for (serial,) in club.rows("SELECT serial FROM cards ORDER BY serial DESC LIMIT 5"):
             server_cards.revoke_card(conn, serial, "lost", now)
         offer = club.scalar("SELECT offer_id FROM offers ORDER BY offer_id LIMIT 1")
         if offer is not None:
-            server_catalog.delete(conn, "offers", offer)
+            server_upserts.delete(conn, "offers", offer)
 
 
 def test_deltas_through_faults(club: ClubServer, lane: Terminal) -> None:  # noqa: F811

@@ -10,8 +10,8 @@ import pytest
 import requests
 from click.testing import CliRunner, Result
 
-from offline_store.catalog import put_settings
 from offline_store.db import DB_FILENAME, open_db
+from offline_store.settings import put_settings
 from sync import credentials
 from sync.credentials import CREDENTIAL_FILENAME
 from sync.http import RetryPolicy

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from clubcore.errors import ProtocolError, ServerUnreachableError, TerminalRevokedError
-from offline_store.catalog import put_settings
 from offline_store.members import points_balance
+from offline_store.settings import put_settings
 from sync.http import SyncClient
 from sync.push import outbox_counts, push_outbox
 from terminal.bootstrap import Terminal

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from offline_store.catalog import put_settings
 from offline_store.db import DB_FILENAME
+from offline_store.settings import put_settings
 from sync.http import RetryPolicy, SyncClient
 from sync.pull import set_cursor
 from sync.push import outbox_counts

@@ -103,6 +103,27 @@ def test_non_member_receipt_and_daily_report(seeded: Path) -> None:
     assert int(summary["sales_count"]) == data["sales_count"]
 
 
+PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+@pytest.mark.parametrize(
+    ("args", "method"),
+    [
+        (["--member", MEMBER.translate(PERSIAN)], "number"),
+        (["--member", f"00{MEMBER[:3]} {MEMBER[3:]}"], "number"),
+        (["--phone", "۰۹۱۲۰۰۰۰۰۰۰"], "phone"),  # member 0's phone is +98912 and its index
+        (["--phone", "98 912 000 0000"], "phone"),
+    ],
+)
+def test_members_are_found_in_any_script_and_form(
+    seeded: Path, args: list[str], method: str
+) -> None:
+    result = run(seeded, "sale", *args, "--item", "P000001", "--json")
+    assert result.exit_code == 0, result.output
+    sale = json.loads(result.stdout)["sale"]
+    assert (sale["member_no"], sale["id_method"]) == (MEMBER, method)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

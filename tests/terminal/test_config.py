@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from clubcore.errors import ConfigError
 from clubcore.money import CURRENCIES
-from offline_store.catalog import get_setting, put_settings
+from clubcore.settings import LANE_KEYS
+from offline_store.settings import put_settings, read_settings
 from terminal.bootstrap import Terminal
 from terminal.cli import cli
 from terminal.config import CONFIG_ENV, apply_config, config_path, load_config, parse_config
@@ -29,14 +30,6 @@ id = "demo-store"
 [ui]
 language = "fa"
 
-[money]
-currency = "IRR"
-display = "toman"
-
-[offline]
-redeem_cap_points = 3000
-max_age_hours = 48
-
 [pins]
 min_length = 6
 
@@ -48,9 +41,6 @@ size = "800x480"
 EXPECTED_SETTINGS = {
     "readers": "pcsc,nfc:usb:054c:06c3,wedge:/dev/input/event3,sim",
     "ui.language": "fa",
-    "currency": "IRT",
-    "offline.redeem_cap_points": "3000",
-    "offline.max_age_hours": "48",
     "pins.min_length": "6",
     "kiosk.fullscreen": "yes",
     "kiosk.size": "800x480",
@@ -99,17 +89,6 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("readers", ["nfc:serial"], "nfc:usb"),
     ("ui.language", "de", "not one of en, fa"),
     ("ui.language", True, "string"),
-    ("money.currency", "GBP", "not one of"),
-    ("money.currency", 364, "string"),
-    ("money.display", "dinar", "not one of rial, toman"),
-    ("offline.redeem_cap_points", -1, "out of range"),
-    ("offline.redeem_cap_points", "5000", "whole number"),
-    ("offline.redeem_cap_points", 1.5, "whole number"),
-    ("offline.redeem_cap_points", True, "whole number"),
-    ("offline.max_age_hours", 0, "out of range"),
-    ("offline.max_age_hours", -5, "out of range"),
-    ("offline.max_age_hours", 100000, "out of range"),
-    ("offline.max_age_hours", "72", "whole number"),
     ("pins.min_length", 3, "out of range"),
     ("pins.min_length", 13, "out of range"),
     ("pins.min_length", "6", "whole number"),
@@ -168,8 +147,10 @@ def test_every_bad_value_names_its_key(tmp_path: Path, key: str, value: Any, pro
         ({"ui": {"langauge": "fa"}}, "ui.langauge", "unknown key"),
         ({"colour": "blue"}, "colour", "unknown key"),
         ({"ui": "fa"}, "ui", "table"),
-        ({"money": {"currency": "EUR", "display": "toman"}}, "money.display", "IRR/IRT"),
-        ({"money": {"currency": "IRT", "display": "rial"}}, "money.display", "contradicts"),
+        ({"money": {"currency": "IRT"}}, "money.currency", "the club's setting"),
+        ({"money": {"display": "toman"}}, "money.display", "the club's setting"),
+        ({"offline": {"redeem_cap_points": 3000}}, "offline.redeem_cap_points", "club's"),
+        ({"offline": {"max_age_hours": 48}}, "offline.max_age_hours", "the club's setting"),
     ],
 )
 def test_unknown_keys_and_conflicts(data: dict[str, Any], key: str, problem: str) -> None:
@@ -232,7 +213,7 @@ def test_a_valid_file_applied_writes_every_setting(
     assert written == EXPECTED_SETTINGS
     stored = _settings(empty_terminal)
     assert {key: stored[key] for key in EXPECTED_SETTINGS} == EXPECTED_SETTINGS
-    assert empty_terminal.currency == CURRENCIES["IRT"]
+    assert empty_terminal.currency == CURRENCIES["IRT"]  # the club's default: no file sets it
 
 
 def test_an_invalid_file_writes_nothing(tmp_path: Path, empty_terminal: Terminal) -> None:
@@ -255,7 +236,7 @@ def test_a_file_for_another_server_writes_nothing(
         apply_config(empty_terminal.db, load_config(valid_file))
     assert caught.value.key == "server.url"
     assert _settings(empty_terminal) == before
-    assert get_setting(empty_terminal.db, "ui.language") is None
+    assert read_settings(empty_terminal.db).raw("ui.language") is None
 
 
 def test_cli_check_and_apply(empty_terminal: Terminal, valid_file: Path) -> None:
@@ -263,11 +244,11 @@ def test_cli_check_and_apply(empty_terminal: Terminal, valid_file: Path) -> None
     base = ["--data-dir", str(empty_terminal.data_dir), "config"]
     checked = runner.invoke(cli, [*base, "check", "--config", str(valid_file), "--json"], obj={})
     assert checked.exit_code == 0, checked.output
-    assert '"currency": "IRT"' in checked.output
-    assert get_setting(empty_terminal.db, "ui.language") is None  # check writes nothing
+    assert '"language": "fa"' in checked.output
+    assert read_settings(empty_terminal.db).raw("ui.language") is None  # check writes nothing
     applied = runner.invoke(cli, [*base, "apply", "--config", str(valid_file)], obj={})
     assert applied.exit_code == 0, applied.output
-    assert get_setting(empty_terminal.db, "ui.language") == "fa"
+    assert read_settings(empty_terminal.db).language == "fa"
 
 
 def test_run_refuses_to_start_with_a_bad_config_and_writes_nothing(tmp_path: Path) -> None:
@@ -309,3 +290,11 @@ def test_applied_settings_reach_pins_and_the_app_window(
     chosen = app_options(empty_terminal, True, False, "1920x1080", "en", ("sim",))
     assert chosen.size == (1920, 1080) and not chosen.fullscreen and chosen.language == "en"
     assert chosen.readers == ["sim"]
+
+
+def test_terminal_toml_sets_only_lane_keys() -> None:
+    config = parse_config(
+        {"readers": ["sim"], "ui": {"language": "fa"}, "pins": {"min_length": 6},
+         "kiosk": {"fullscreen": True, "size": "800x480"}}
+    )  # fmt: skip
+    assert set(config.settings()) == LANE_KEYS

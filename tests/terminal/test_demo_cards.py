@@ -61,7 +61,7 @@ def test_tier_cards_price_at_their_tier(
     for tier in ("basic", "gold", "vip"):
         checkout.identify_read(cards[tier].as_read())
         assert checkout.state.member is not None and checkout.state.member.tier == tier
-        assert checkout.state.id_method == "signed"
+        assert checkout.state.id_method == "card"
 
 
 def test_unsynced_member_is_priced_at_the_base_tier_without_points(
@@ -73,8 +73,10 @@ def test_unsynced_member_is_priced_at_the_base_tier_without_points(
     assert found.flagged_unsynced
     member = checkout.state.member
     assert member is not None and (member.tier, member.points_balance) == ("basic", 0)
+    assert checkout.state.unsynced
     sale = checkout.complete()
     assert sale.member_no == cards["unsynced"].member_no and sale.tier == "basic"
+    assert sale.id_method == "card"
 
 
 def test_uid_only_cards_cannot_redeem_unless_policy_allows(
@@ -83,7 +85,7 @@ def test_uid_only_cards_cannot_redeem_unless_policy_allows(
     checkout = terminal.checkout()
     checkout.add("P000001", 5)
     checkout.identify_read(cards["uid-only"].as_read())
-    assert checkout.state.id_method == "uid-only"
+    assert checkout.state.id_method == "card-uid"
     with pytest.raises(RedemptionError, match="this card type"):
         checkout.redeem(100)
     terminal.db.execute("INSERT OR REPLACE INTO settings VALUES ('policy.redeem_uid_only', 'yes')")

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from offline_store.catalog import put_settings
 from offline_store.db import DB_FILENAME
+from offline_store.settings import put_settings
 from sync import credentials
 from sync.credentials import Credential
 from sync.provision import provision

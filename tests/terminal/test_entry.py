@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 
 import pytest
@@ -11,7 +10,6 @@ from hypothesis import strategies as st
 
 from clubcore import cardformat as cf
 from clubcore.errors import FormatError
-from terminal import entry
 from terminal.entry import (
     MagstripeEntry,
     MemberNumberEntry,
@@ -101,45 +99,6 @@ def test_magstripe_track2(text: str, expected: MagstripeEntry) -> None:
     assert parse_entry(text) == expected
 
 
-def test_luhn_check_digit() -> None:
-    assert entry.luhn_check_digit("7992739871") == "3"
-    assert entry.is_luhn_valid("79927398713")
-    assert not entry.is_luhn_valid("79927398714")
-    assert not entry.is_luhn_valid("7")
-    assert parse_entry("79927398713", check_digit=True) == MemberNumberEntry("79927398713")
-    with pytest.raises(FormatError, match="check digit"):
-        parse_entry("79927398714", check_digit=True)
-    with pytest.raises(FormatError, match="check digit"):
-        parse_entry(";79927398714=2512?", check_digit=True)
-    with pytest.raises(FormatError):
-        entry.luhn_check_digit("12x")
-
-
-@given(st.integers(1, 10**12))
-def test_luhn_catches_every_single_digit_typo(number: int) -> None:
-    base = str(number)
-    full = base + entry.luhn_check_digit(base)
-    assert entry.is_luhn_valid(full)
-    position = number % len(full)
-    typo = full[:position] + str((int(full[position]) + 1) % 10) + full[position + 1 :]
-    assert not entry.is_luhn_valid(typo)
-
-
-def test_phone_lookup_key_hashes_e164() -> None:
-    salt = b"club-salt"
-    expected = hashlib.sha256(salt + b"+989123456789").hexdigest()
-    assert entry.phone_lookup_key("0912 345 6789", salt) == expected
-    assert entry.phone_lookup_key("۰۹۱۲۳۴۵۶۷۸۹", salt) == expected
-    assert entry.phone_lookup_key("+989123456789", b"other") != expected
-    with pytest.raises(FormatError):
-        entry.phone_lookup_key("12345", salt)
-
-
-def test_parse_member_number_alone_reads_phone_shaped_numbers() -> None:
-    assert entry.parse_member_number("9123456789") == "9123456789"
-    assert parse_entry("9123456789") == PhoneEntry("+989123456789")
-
-
 @given(st.text(max_size=80))
 def test_any_text_gives_an_entry_or_format_error(text: str) -> None:
     try:
@@ -163,4 +122,14 @@ def test_digit_heavy_text_gives_an_entry_or_format_error(text: str) -> None:
 
 
 def test_all_names_exist() -> None:
+    from terminal import entry
+
     assert all(hasattr(entry, name) for name in entry.__all__)
+
+
+def test_check_digits_apply_to_typed_and_swiped_numbers() -> None:
+    assert parse_entry("79927398713", check_digit=True) == MemberNumberEntry("79927398713")
+    with pytest.raises(FormatError, match="check digit"):
+        parse_entry("79927398714", check_digit=True)
+    with pytest.raises(FormatError, match="check digit"):
+        parse_entry(";79927398714=2512?", check_digit=True)

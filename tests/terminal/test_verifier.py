@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from clubcore import cardformat as cf
 from clubcore.errors import CardRejectedError
+from clubcore.identity import IdMethod
 from clubcore.member import UidCard
 from terminal import verifier
 from terminal.readers.base import CardKind, CardRead
@@ -117,6 +118,7 @@ def test_valid_signed_card_is_accepted(
         member_no=ALICE.member_no,
         member=ALICE,
         strength=Strength.SIGNED,
+        method=IdMethod.CARD,
         flagged_unsynced=False,
         serial=1001,
         source="sim",
@@ -199,6 +201,7 @@ def test_uid_only_card_mapped_and_unmapped(directory: DictDirectory) -> None:
         nfc(None, bytes.fromhex("a1b2c3d4"), CardKind.UID_ONLY), directory, today=TODAY
     )
     assert (mapped.member, mapped.strength, mapped.serial) == (BOB, Strength.UID_ONLY, None)
+    assert mapped.method is IdMethod.CARD_UID
     assert (
         rejection(nfc(None, bytes.fromhex("0badcafe"), CardKind.UID_ONLY), directory)
         == "unknown-member"
@@ -283,6 +286,7 @@ def test_qr_text_is_a_signed_read(directory: DictDirectory, club_key: Ed25519Pri
     text = cf.encode_text(cf.issue_card(fields(), b"", club_key))
     result = identify(wedge(text + "\r\n"), directory, today=TODAY)
     assert (result.member, result.strength, result.serial) == (ALICE, Strength.SIGNED, 1001)
+    assert result.method is IdMethod.QR
     chip_text = cf.encode_text(cf.issue_card(fields(), UID, club_key))
     assert rejection(wedge(chip_text), directory) == "forged"
 
@@ -290,8 +294,10 @@ def test_qr_text_is_a_signed_read(directory: DictDirectory, club_key: Ed25519Pri
 def test_manual_number_and_phone(directory: DictDirectory) -> None:
     by_number = identify(wedge("5551", CardKind.MANUAL), directory, today=TODAY)
     assert (by_number.member, by_number.strength) == (BOB, Strength.UNVERIFIED)
+    assert by_number.method is IdMethod.NUMBER
     by_phone = identify(wedge("۰۹۱۲۳۴۵۶۷۸۹", CardKind.MANUAL), directory, today=TODAY)
     assert (by_phone.member_no, by_phone.strength) == ("5551", Strength.UNVERIFIED)
+    assert by_phone.method is IdMethod.PHONE
     assert rejection(wedge("4242", CardKind.MANUAL), directory) == "unknown-member"
     assert rejection(wedge("09350000000", CardKind.MANUAL), directory) == "unknown-member"
     assert rejection(wedge("hello"), directory) == "unreadable"
@@ -301,7 +307,11 @@ def test_manual_number_and_phone(directory: DictDirectory) -> None:
 
 def test_magstripe(directory: DictDirectory) -> None:
     result = identify(wedge(";5551=2605123?"), directory, today=TODAY)
-    assert (result.member, result.strength) == (BOB, Strength.UNVERIFIED)
+    assert (result.member, result.strength, result.method) == (
+        BOB,
+        Strength.UNVERIFIED,
+        IdMethod.MAGSTRIPE,
+    )
     assert rejection(wedge(";5551=2604123?"), directory) == "expired"
 
 

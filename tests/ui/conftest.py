@@ -63,7 +63,7 @@ def xdisplay() -> Iterator[str]:
 def demo_store(tmp_path: Path) -> Path:
     """A fresh demo store with its demo cards, and no sales."""
     from terminal.bootstrap import bootstrap
-    from terminal.cli.app import seed_demo
+    from terminal.demo_data import seed_demo
 
     terminal = bootstrap(tmp_path / "lane")
     try:

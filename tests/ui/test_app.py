@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from terminal.ui.catalog import EN, FA
+from terminal.ui.strings import EN, FA
 from terminal.verifier import REASON_TEXT, RejectReason
 from tests.ui.conftest import run_scenario
 

@@ -10,9 +10,9 @@ import pytest
 
 from clubcore.errors import CardRejectedError, UnknownProductError
 from clubcore.money import CURRENCIES
-from terminal.ui.catalog import EN, FA
 from terminal.ui.env import NoDisplayError, check_display
 from terminal.ui.i18n import Lang
+from terminal.ui.strings import EN, FA
 from terminal.ui.worker import Worker
 from terminal.verifier import REASON_TEXT
 

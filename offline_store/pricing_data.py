@@ -1,4 +1,4 @@
-"""Products, prices, offers, tiers and settings in the local cache.
+"""The pricing data in the local cache: products, prices, offers, tiers, the rule set.
 
 Queries are shaped for the checkout's hot path: a basket of 50 lines is
 priced with one query for products, one for member prices and one for
@@ -10,44 +10,31 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 import sqlite_utils
 
-from clubcore.errors import ConfigError, UnknownProductError
-from clubcore.points import POLICY_SETTINGS, policy_from_settings
+from clubcore.errors import UnknownProductError
 from clubcore.pricing import Offer, ProductPricing, RuleSet
 from clubcore.tiers import Tier
+from offline_store.settings import read_settings
 
 __all__ = [
+    "ProductRow",
+    "categories",
+    "count_products",
     "find_product",
-    "get_setting",
     "load_rules",
     "load_tiers",
     "offer_texts",
     "offers_for",
     "pricing_for",
-    "put_settings",
+    "products_in",
+    "search_products",
 ]
-
-
-def get_setting(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
-    """A setting's value, or ``default`` when unset."""
-    row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-    return str(row[0]) if row else default
-
-
-def put_settings(db: sqlite_utils.Database, values: dict[str, object]) -> None:
-    """Set several settings at once (in the caller's transaction, if any)."""
-    with db.atomic():
-        for key, value in values.items():
-            db.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, str(value)],
-            )
 
 
 def load_tiers(db: sqlite_utils.Database) -> dict[str, Tier]:
@@ -66,27 +53,15 @@ def load_tiers(db: sqlite_utils.Database) -> dict[str, Tier]:
     return tiers
 
 
-def _int_setting(db: sqlite_utils.Database, key: str, default: int) -> int:
-    raw = get_setting(db, key)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(key, f"must be a whole number, not {raw!r}") from exc
-
-
 def load_rules(db: sqlite_utils.Database) -> RuleSet:
     """The current rule set: version, tiers and points policy from settings.
 
     Raises:
         ConfigError: a points setting is malformed or out of range.
     """
-    policy = policy_from_settings({key: get_setting(db, key) for key in POLICY_SETTINGS})
+    settings = read_settings(db)
     return RuleSet(
-        version=_int_setting(db, "rules_version", 0),
-        tiers=load_tiers(db),
-        points=policy,
+        version=settings.rules_version, tiers=load_tiers(db), points=settings.points_policy
     )
 
 
@@ -209,3 +184,61 @@ def offers_for(db: sqlite_utils.Database, member_no: str, now: datetime) -> list
         [member_no, now.isoformat(), now.isoformat()],
     )
     return [_offer(row) for row in rows]
+
+
+# -- browsing (the product buttons of the checkout screen) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRow:
+    """A product as a button shows it."""
+
+    sku: str
+    name: str
+    list_price: int
+    member_only: bool
+
+
+def _product_rows(rows: Iterable[Sequence[Any]]) -> list[ProductRow]:
+    return [ProductRow(str(s), str(n), int(p), bool(m)) for s, n, p, m in rows]
+
+
+def categories(db: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(code, name) of every category that has active products, by name."""
+    rows = db.execute(
+        "SELECT code, name FROM categories c WHERE EXISTS "
+        "(SELECT 1 FROM products p WHERE p.category = c.code AND p.active) ORDER BY c.name"
+    ).fetchall()
+    return [(str(code), str(name)) for code, name in rows]
+
+
+def products_in(
+    db: sqlite_utils.Database, category: str, offset: int, limit: int
+) -> list[ProductRow]:
+    """A page of a category's active products, by SKU."""
+    return _product_rows(
+        db.execute(
+            "SELECT sku, name, list_price, member_only FROM products "
+            "WHERE category = ? AND active ORDER BY sku LIMIT ? OFFSET ?",
+            [category, limit, offset],
+        ).fetchall()
+    )
+
+
+def search_products(db: sqlite_utils.Database, digits: str, limit: int) -> list[ProductRow]:
+    """Active products whose SKU or barcode contains ``digits``, by SKU."""
+    if not digits:
+        return []
+    like = f"%{digits}%"
+    return _product_rows(
+        db.execute(
+            "SELECT sku, name, list_price, member_only FROM products "
+            "WHERE active AND (sku LIKE ? OR barcode LIKE ?) ORDER BY sku LIMIT ?",
+            [like, like, limit],
+        ).fetchall()
+    )
+
+
+def count_products(db: sqlite_utils.Database) -> int:
+    """How many products the cache holds (active or not)."""
+    return int(db.execute("SELECT COUNT(*) FROM products").fetchone()[0])

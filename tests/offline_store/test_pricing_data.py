@@ -8,7 +8,8 @@ import pytest
 
 from clubcore.demo_rows import member_number
 from clubcore.errors import ConfigError
-from offline_store.catalog import load_rules, offer_texts, offers_for, put_settings
+from offline_store.pricing_data import load_rules, offer_texts, offers_for
+from offline_store.settings import put_settings
 from terminal.bootstrap import Terminal
 
 

@@ -14,9 +14,8 @@ from sqlalchemy import Connection, select
 
 from club_server.changes import record
 from club_server.entities import ENTITIES, Entity
-from club_server.schema import settings
 
-__all__ = ["delete", "get_setting", "put_settings", "upsert"]
+__all__ = ["delete", "put_settings", "upsert"]
 
 
 def _key_of(entity: Entity, row: Mapping[str, Any]) -> str:
@@ -52,12 +51,6 @@ def delete(conn: Connection, entity_name: str, key: str) -> int | None:
     entity = ENTITIES[entity_name]
     gone = conn.execute(entity.table.delete().where(entity.matches(key)))
     return record(conn, entity.name, key) if gone.rowcount else None
-
-
-def get_setting(conn: Connection, key: str, default: str | None = None) -> str | None:
-    """A club setting's value, or ``default``."""
-    value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
-    return default if value is None else str(value)
 
 
 def put_settings(conn: Connection, values: Mapping[str, object]) -> None:
