@@ -15,12 +15,13 @@ any 4xx/5xx                            :class:`ErrorBody`
 ``GET /v1/health``                     :class:`Health`
 ``POST /v1/enroll``                    :class:`EnrollRequest` -> :class:`EnrollResponse`
 ``GET /v1/snapshot``                   :class:`Manifest`
-``GET /v1/snapshot/{entity}``          NDJSON lines, :func:`snapshot_page_schema`
+``GET /v1/snapshot/{entity}``          NDJSON rows, then :class:`NextLine`
+                                       (:func:`snapshot_page_schema`)
 ``GET /v1/changes``                    :class:`ChangesPage` (rows typed per entity)
 ``POST /v1/sales``                     :class:`SalesPush` of :class:`WireSale` ->
                                        :class:`SalesResults` of :data:`SaleResult`
 ``GET /v1/reports/daily``              :class:`WireDailyReport`
-``POST /v1/credential/rotate``         :data:`Rotation` (pending or active)
+``POST /v1/credential/rotate``         :class:`Rotation` (pending or active)
 ``POST /v1/decommission``              :class:`Decommissioned`
 =====================================  =================================================
 
@@ -51,6 +52,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PlainSerializer,
+    RootModel,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -80,6 +82,7 @@ __all__ = [
     "ErrorBody",
     "Health",
     "Manifest",
+    "NextLine",
     "Rotation",
     "RotationActive",
     "RotationPending",
@@ -228,6 +231,12 @@ class Manifest(Message):
     cursor: Position
     server_time: IsoTime | None = None
     entities: dict[str, EntityInfo]
+
+
+class NextLine(Message):
+    """The last line of a snapshot page: the key to ask for the next page after, or null."""
+
+    next: StrictStr | None
 
 
 def snapshot_page_schema() -> dict[str, Any]:
@@ -511,7 +520,10 @@ class RotationActive(Message):
     activated_at: IsoTime
 
 
-Rotation = Annotated[RotationPending | RotationActive, Field(discriminator="status")]
+class Rotation(RootModel[RotationPending | RotationActive]):
+    """``POST /v1/credential/rotate``: pending (step 1) or active (step 2), by ``status``."""
+
+    root: RotationPending | RotationActive = Field(discriminator="status")
 
 
 class Decommissioned(Message):

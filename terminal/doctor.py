@@ -35,6 +35,7 @@ from clubcore.errors import (
     SyncError,
     TerminalRevokedError,
 )
+from offline_store import outbox
 from offline_store.catalog import get_setting
 from offline_store.db import DB_FILENAME
 from sync.enroll import check_health
@@ -315,10 +316,7 @@ def check_outbox(ctx: Context) -> Check:
         return Check(name, "skip", "no database", "see the database check")
     try:
         with _read_only(ctx) as db:
-            count, oldest = db.execute(
-                "SELECT COUNT(*), MIN(created_at) FROM outbox "
-                "WHERE sent_at IS NULL AND refused_at IS NULL"
-            ).fetchone()
+            count, oldest = outbox.pending_summary(db)
     except sqlite3.DatabaseError as exc:
         return Check(name, "fail", f"cannot read the database: {exc}", "see the database check")
     hint = "check the server and credential checks, then run 'club-terminal sync --once'"
