@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Table, and_, tuple_
 
 from club_server import schema
 from clubcore.errors import FormatError
+from clubcore.wire import MAX_POSITION
 from clubcore.wire_rows import ENTITY_SHAPES, KEY_SEPARATOR, EntityShape
 
 __all__ = ["ENTITIES", "Entity", "entity"]
@@ -60,9 +61,12 @@ class Entity:
             raise FormatError(f"{self.name} keys have {len(self.key)} parts joined with '|'")
         if self.int_key:
             try:
-                return (int(parts[0]),)
+                number = int(parts[0])
             except ValueError:
                 raise FormatError(f"{self.name} key {key!r} is not a whole number") from None
+            if not -MAX_POSITION <= number <= MAX_POSITION:
+                raise FormatError(f"{self.name} key {key!r} is out of range")
+            return (number,)
         return tuple(parts)
 
     def after(self, key: str) -> ColumnElement[bool]:

@@ -33,6 +33,7 @@ from club_server.terminals import TerminalRecord, authenticate, enroll
 from clubcore.errors import RequestRefusedError
 from clubcore.wire import (
     MAX_CHANGES,
+    MAX_POSITION,
     ChangesPage,
     Decommissioned,
     EnrollRequest,
@@ -153,7 +154,7 @@ _NDJSON: dict[int | str, dict[str, Any]] = {
 
 @router.get("/snapshot/{entity}", responses=_NDJSON, response_class=Response)
 def snapshot_page(
-    entity: Annotated[str, PathParam(max_length=64)],
+    entity: Annotated[str, PathParam(max_length=64, examples=list(ENTITIES))],
     request: Request,
     _terminal: Terminal,
     after: Annotated[str | None, Query(max_length=200)] = None,
@@ -171,7 +172,7 @@ def snapshot_page(
 def changes(
     request: Request,
     _terminal: Terminal,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_CHANGES)] = 1_000,
 ) -> dict[str, Any]:
     """Deltas after a cursor: each change with the row as it is now (or a delete)."""

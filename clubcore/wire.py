@@ -71,6 +71,7 @@ __all__ = [
     "AMOUNT_LIMIT",
     "MAX_CHANGES",
     "MAX_LINES",
+    "MAX_POSITION",
     "MAX_SALES",
     "WIRE_VERSION",
     "ChangesPage",
@@ -107,11 +108,13 @@ MAX_LINES = 1_000
 MAX_CHANGES = 10_000
 #: the largest amount, count or position a sale may carry (either sign)
 AMOUNT_LIMIT = 10**15
+#: the largest change-log position or count (a signed 64-bit integer in both databases)
+MAX_POSITION = 2**63 - 1
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 OptionalText = Annotated[StrictStr, Field(max_length=500)] | None
 Amount = Annotated[StrictInt, Field(ge=-AMOUNT_LIMIT, le=AMOUNT_LIMIT)]
-Position = Annotated[StrictInt, Field(ge=0)]
+Position = Annotated[StrictInt, Field(ge=0, le=MAX_POSITION)]
 
 
 def _aware_time(value: object) -> object:
