@@ -25,6 +25,7 @@ from club_server.clock import Clock, utc_now
 from club_server.db import Database
 from club_server.routes import router
 from clubcore.errors import FormatError, RequestRefusedError
+from clubcore.wire import ErrorBody
 
 __all__ = ["MAX_BODY", "PROTOCOL", "create_app", "error_body"]
 
@@ -44,8 +45,8 @@ _HTTP_CODES = {
 
 
 def error_body(code: str, message: str) -> dict[str, str]:
-    """The protocol's error body."""
-    return {"error": code, "message": message}
+    """The protocol's error body (:class:`clubcore.wire.ErrorBody`)."""
+    return ErrorBody(error=code, message=message).model_dump()
 
 
 class ProtocolMiddleware:
