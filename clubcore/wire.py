@@ -118,12 +118,13 @@ Position = Annotated[StrictInt, Field(ge=0, le=MAX_POSITION)]
 
 
 def _aware_time(value: object) -> object:
-    """ISO 8601 text with a UTC offset -> datetime (a datetime passes through)."""
+    """ISO 8601 text with a UTC offset -> datetime (an aware datetime passes through)."""
     if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not 0 < len(value) <= 200:
+        parsed = value
+    elif isinstance(value, str) and 0 < len(value) <= 200:
+        parsed = datetime.fromisoformat(value)
+    else:
         raise ValueError("must be ISO 8601 text")
-    parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError("needs a UTC offset")
     return parsed
