@@ -25,7 +25,7 @@ from club_server.clock import Clock, utc_now
 from club_server.db import Database
 from club_server.routes import router
 from clubcore.errors import FormatError, RequestRefusedError
-from clubcore.wire import ErrorBody
+from clubcore.wire import ErrorBody, row_schemas
 
 __all__ = ["MAX_BODY", "PROTOCOL", "create_app", "error_body"]
 
@@ -134,6 +134,19 @@ def _install_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("internal", "the server failed; see its log"), 500)
 
 
+def _add_row_schemas(app: FastAPI) -> None:
+    """The document also holds each entity's row schema, which the snapshot pages refer to."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(row_schemas())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(database: Database, *, clock: Clock = utc_now) -> FastAPI:
     """The club server's ASGI app over ``database`` (already migrated)."""
     app = FastAPI(
@@ -144,6 +157,7 @@ def create_app(database: Database, *, clock: Clock = utc_now) -> FastAPI:
     app.state.database = database
     app.state.clock = clock
     app.include_router(router)
+    _add_row_schemas(app)
     _install_handlers(app)
     app.add_middleware(ProtocolMiddleware)
     return app

@@ -16,7 +16,7 @@ any 4xx/5xx                            :class:`ErrorBody`
 ``POST /v1/enroll``                    :class:`EnrollRequest` -> :class:`EnrollResponse`
 ``GET /v1/snapshot``                   :class:`Manifest`
 ``GET /v1/snapshot/{entity}``          NDJSON rows, then :class:`NextLine`
-                                       (:func:`snapshot_page_schema`)
+                                       (:func:`snapshot_page_schema`, :func:`row_schemas`)
 ``GET /v1/changes``                    :class:`ChangesPage` (rows typed per entity)
 ``POST /v1/sales``                     :class:`SalesPush` of :class:`WireSale` ->
                                        :class:`SalesResults` of :data:`SaleResult`
@@ -55,6 +55,7 @@ from pydantic import (
     RootModel,
     StrictInt,
     StrictStr,
+    TypeAdapter,
     ValidationError,
     WithJsonSchema,
     create_model,
@@ -96,6 +97,8 @@ __all__ = [
     "WireLine",
     "WireSale",
     "canonical_sale",
+    "parse_wire_sale",
+    "row_schemas",
     "sale_from_wire",
     "sale_to_wire",
     "snapshot_page_schema",
@@ -243,23 +246,26 @@ class NextLine(Message):
     next: StrictStr | None
 
 
-def snapshot_page_schema() -> dict[str, Any]:
+def row_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON schema of each entity's wire row, by component name (``Row_members``)."""
+    return {
+        f"Row_{name}": TypeAdapter(row_type(shape)).json_schema()
+        for name, shape in ENTITY_SHAPES.items()
+    }
+
+
+def snapshot_page_schema(ref: str = "#/components/schemas/") -> dict[str, Any]:
     """The JSON schema of one snapshot page, read as the list of its NDJSON lines.
 
-    Each line is a row (an array in the manifest's column order, as wide as
-    the entity's columns) and the last one ``{"next": key or null}``.
+    Each line is a row of the entity (an array typed column by column, in the
+    manifest's order: a reference to one of :func:`row_schemas`, which the
+    document must hold under ``ref``) and the last one ``{"next": key or null}``.
     """
-    widths = [len(s.columns) for s in ENTITY_SHAPES.values()]
-    next_line = {
-        "type": "object",
-        "properties": {"next": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
-        "required": ["next"],
-    }
-    row = {"type": "array", "minItems": min(widths), "maxItems": max(widths)}
+    rows = [{"$ref": ref + name} for name in row_schemas()]
     return {
         "type": "array",
         "description": "the page's NDJSON lines (gzip): rows as arrays, then {'next': key}",
-        "items": {"anyOf": [row, next_line]},
+        "items": {"anyOf": [*rows, NextLine.model_json_schema()]},
     }
 
 

@@ -97,3 +97,16 @@ def test_a_missing_or_malformed_credential_keeps_the_protocols_401(client: Any) 
         answer = client.get("/v1/changes", headers=headers)
         assert answer.status_code == 401, headers
         assert answer.json()["error"] == "unauthorized"
+
+
+def test_snapshot_pages_are_typed_ndjson_rows_of_the_entities(document: dict[str, Any]) -> None:
+    page = document["paths"]["/v1/snapshot/{entity}"]["get"]["responses"]["200"]
+    schema = page["content"]["application/x-ndjson"]["schema"]
+    refs = [c["$ref"] for c in schema["items"]["anyOf"] if "$ref" in c]
+    assert len(refs) == 11
+    schemas = document["components"]["schemas"]
+    members = schemas["Row_members"]
+    assert members["minItems"] == members["maxItems"] == 9
+    assert members["prefixItems"][5] == {"type": "integer"}  # points_base
+    for ref in refs:
+        assert ref.removeprefix("#/components/schemas/") in schemas
