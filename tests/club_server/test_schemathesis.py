@@ -1,8 +1,9 @@
 """Schemathesis against a real uvicorn server: no 5xx, and every answer matches the document.
 
 A bounded, repeatable run (stateless, positive cases generated from
-``/openapi.json``): a fixed number of cases per operation, derandomized,
-with an enrolled lane's credential; ``POST /v1/decommission`` runs last,
+``/openapi.json``) on each backend (SQLite, and PostgreSQL when it answers):
+a fixed number of cases per operation, derandomized, with an enrolled lane's
+credential; ``POST /v1/decommission`` runs last,
 since it revokes the lane. The server runs on the seed's clock
 (:class:`MovableClock`), never the real date. Checks: ``not_a_server_error``
 and ``response_schema_conformance`` (plus ``status_code_conformance``: every
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,12 +44,6 @@ pytestmark = pytest.mark.slow
 def _ndjson(_ctx: Any, response: Any) -> list[Any]:
     """A snapshot page as the list of its lines (as ``snapshot_page_schema`` describes it)."""
     return [json.loads(line) for line in response.content.splitlines() if line.strip()]
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """The HTTP contract does not depend on the backend: SQLite only here."""
-    return f"sqlite:///{tmp_path / 'club.db'}"
 
 
 def _run(operation: Any, call: Callable[[Any], None], strategy: Any = None) -> None:
