@@ -11,6 +11,7 @@ shape. A 500 would be a bug; it is answered in the same shape too.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +25,7 @@ from club_server.clock import Clock, utc_now
 from club_server.db import Database
 from club_server.routes import router
 from clubcore.errors import FormatError, RequestRefusedError
+from clubcore.wire import ErrorBody, row_schemas
 
 __all__ = ["MAX_BODY", "PROTOCOL", "create_app", "error_body"]
 
@@ -43,8 +45,8 @@ _HTTP_CODES = {
 
 
 def error_body(code: str, message: str) -> dict[str, str]:
-    """The protocol's error body."""
-    return {"error": code, "message": message}
+    """The protocol's error body (:class:`clubcore.wire.ErrorBody`)."""
+    return ErrorBody(error=code, message=message).model_dump()
 
 
 class ProtocolMiddleware:
@@ -132,6 +134,19 @@ def _install_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("internal", "the server failed; see its log"), 500)
 
 
+def _add_row_schemas(app: FastAPI) -> None:
+    """The document also holds each entity's row schema, which the snapshot pages refer to."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(row_schemas())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(database: Database, *, clock: Clock = utc_now) -> FastAPI:
     """The club server's ASGI app over ``database`` (already migrated)."""
     app = FastAPI(
@@ -142,6 +157,7 @@ def create_app(database: Database, *, clock: Clock = utc_now) -> FastAPI:
     app.state.database = database
     app.state.clock = clock
     app.include_router(router)
+    _add_row_schemas(app)
     _install_handlers(app)
     app.add_middleware(ProtocolMiddleware)
     return app

@@ -1,10 +1,11 @@
-"""The cached entities of the sync protocol: their keys and wire columns.
+"""The cached entities of the sync protocol, bound to the server's tables.
 
-One :class:`Entity` per row of the table in ``docs/sync-protocol.md``. The
-wire columns are SQL expressions over the server's table (``points_base`` is
-the ``points_balance`` column), so the snapshot and the deltas read the same
-values. A key on the wire is text; a composite key is its parts joined with
-``|``.
+One :class:`Entity` per :class:`clubcore.wire_rows.EntityShape` (the
+protocol's one definition of names, keys and columns), bound to the server's
+table of the same name. The wire columns are SQL expressions over that table
+(``points_base`` is the ``points_balance`` column), so the snapshot and the
+deltas read the same values. A key on the wire is text; a composite key is
+its parts joined with ``|``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy import ColumnElement, Table, and_, tuple_
 
 from club_server import schema
 from clubcore.errors import FormatError
+from clubcore.wire import MAX_POSITION
+from clubcore.wire_rows import ENTITY_SHAPES, KEY_SEPARATOR, EntityShape
 
 __all__ = ["ENTITIES", "Entity", "entity"]
 
@@ -29,6 +32,7 @@ class Entity:
     table: Table
     key: tuple[str, ...]
     columns: tuple[str, ...]
+    int_key: bool = False
 
     def source_columns(self) -> list[ColumnElement[Any]]:
         """The table columns in wire order (``points_base`` is ``points_balance``)."""
@@ -44,7 +48,7 @@ class Entity:
 
     def key_text(self, values: Sequence[Any]) -> str:
         """The wire key of a row from its key column values."""
-        return "|".join(str(v) for v in values)
+        return KEY_SEPARATOR.join(str(v) for v in values)
 
     def parse_key(self, key: str) -> tuple[Any, ...]:
         """The key column values of a wire key.
@@ -52,14 +56,17 @@ class Entity:
         Raises:
             FormatError: the wrong number of parts, or not a number for an integer key.
         """
-        parts = key.split("|", len(self.key) - 1)
+        parts = key.split(KEY_SEPARATOR, len(self.key) - 1)
         if len(parts) != len(self.key):
             raise FormatError(f"{self.name} keys have {len(self.key)} parts joined with '|'")
-        if self.name == "card_keys":
+        if self.int_key:
             try:
-                return (int(parts[0]),)
+                number = int(parts[0])
             except ValueError:
-                raise FormatError(f"card key id {key!r} is not a whole number") from None
+                raise FormatError(f"{self.name} key {key!r} is not a whole number") from None
+            if not -MAX_POSITION <= number <= MAX_POSITION:
+                raise FormatError(f"{self.name} key {key!r} is out of range")
+            return (number,)
         return tuple(parts)
 
     def after(self, key: str) -> ColumnElement[bool]:
@@ -85,38 +92,13 @@ class Entity:
         return and_(*(col == value for col, value in zip(self.key_columns(), values, strict=True)))
 
 
-def _entity(name: str, key: str, columns: str) -> Entity:
-    return Entity(name, schema.metadata.tables[name], tuple(key.split("|")), tuple(columns.split()))
+def _entity(shape: EntityShape) -> Entity:
+    key_types = {shape.types[shape.columns.index(k)] for k in shape.key}
+    table = schema.metadata.tables[shape.name]
+    return Entity(shape.name, table, shape.key, shape.columns, key_types == {"int"})
 
 
-ENTITIES: dict[str, Entity] = {
-    e.name: e
-    for e in (
-        _entity("settings", "key", "key value"),
-        _entity("tiers", "code", "code name rank min_spend earn_multiplier_bp assignable benefits"),
-        _entity("categories", "code", "code name parent"),
-        _entity(
-            "products", "sku", "sku barcode name category list_price member_only active updated_at"
-        ),
-        _entity("member_prices", "sku|tier", "sku tier price"),
-        _entity("category_discounts", "category|tier", "category tier percent_bp"),
-        _entity(
-            "offers",
-            "offer_id",
-            "offer_id title message unit_price percent_bp sku category target_member "
-            "target_segment target_tier starts_at ends_at stacks texts",
-        ),
-        _entity(
-            "members",
-            "member_no",
-            "member_no display_name tier segments phone_hash points_base spend_12m "
-            "status updated_at",
-        ),
-        _entity("cards", "serial", "serial uid member_no kind expires updated_at"),
-        _entity("denylist", "serial", "serial uid reason listed_at"),
-        _entity("card_keys", "key_id", "key_id public_key retired_at"),
-    )
-}
+ENTITIES: dict[str, Entity] = {name: _entity(shape) for name, shape in ENTITY_SHAPES.items()}
 
 
 def entity(name: str) -> Entity:

@@ -10,8 +10,9 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from club_server import __version__
 from club_server.changes import read_changes
@@ -25,36 +26,56 @@ from club_server.lifecycle import (
     rotate_credential,
 )
 from club_server.reports import store_daily_report
-from club_server.sales import MAX_SALES, push_sales
+from club_server.sales import push_sales
 from club_server.settings import read_settings
 from club_server.snapshot import DEFAULT_PAGE, MAX_PAGE, manifest, page
 from club_server.terminals import TerminalRecord, authenticate, enroll
 from clubcore.errors import RequestRefusedError
+from clubcore.wire import (
+    MAX_CHANGES,
+    MAX_POSITION,
+    ChangesPage,
+    Decommissioned,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    Health,
+    Manifest,
+    Rotation,
+    SalesPush,
+    SalesResults,
+    WireDailyReport,
+    snapshot_page_schema,
+)
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": '`{"error": code, "message": text}`'}
-    for code in (400, 401, 403, 404, 410, 413, 422)
+#: the terminal credential, ``Authorization: Bearer <terminal_id>.<secret>`` (checked here,
+#: so a missing or malformed header is our 401 ``unauthorized``, not the framework's)
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="TerminalCredential",
+    bearerFormat="<terminal_id>.<secret>",
+    description="the terminal's credential from enrollment",
+)
+_ERROR_TEXT = {
+    400: "malformed (e.g. an enrollment code or a key)",
+    401: "unauthorized: a missing, malformed or wrong credential (or enrollment code)",
+    403: "terminal-revoked",
+    404: "not found",
+    410: "the enrollment code was used or expired",
+    413: "too-large: the body is over 8 MiB",
+    422: "invalid-request: the body or query does not validate",
 }
 
 
-class DeviceInfo(BaseModel):
-    """What the enrolling terminal says about itself (kept for the operator)."""
-
-    model_config = ConfigDict(extra="allow")
-    hostname: str | None = Field(default=None, max_length=255)
-    version: str | None = Field(default=None, max_length=64)
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of a route: each the one error shape (``ErrorBody``)."""
+    return {code: {"model": ErrorBody, "description": _ERROR_TEXT[code]} for code in codes}
 
 
-class EnrollRequest(BaseModel):
-    code: str = Field(max_length=64, description="the one-time code, XXXX-XXXX-XXXX")
-    device: DeviceInfo = Field(default_factory=DeviceInfo)
-
-
-class SalesPush(BaseModel):
-    sales: list[Any] = Field(max_length=MAX_SALES, description="sales in their wire form")
+_AUTHENTICATED = (401, 403, 413, 422)
 
 
 def _database(request: Request) -> Database:
@@ -67,15 +88,25 @@ def _now(request: Request) -> datetime:
     return now
 
 
-def current_terminal(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> TerminalRecord:
+def _header(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The ``Authorization`` header again (None when missing or not ``Bearer``)."""
+    return None if credentials is None else f"Bearer {credentials.credentials}"
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def current_terminal(request: Request, credentials: Credentials) -> TerminalRecord:
     """The authenticated terminal (401/403 otherwise).
 
     A terminal's pending rotated credential is activated by its first use
     here (:mod:`club_server.lifecycle`). Only a header that matches a pending
     credential takes a write transaction; a wrong credential costs one read.
+
+    Raises:
+        RequestRefusedError: 401 unauthorized, 403 terminal-revoked.
     """
+    authorization = _header(credentials)
     with _database(request).reading() as conn:
         try:
             return authenticate(conn, authorization)
@@ -90,29 +121,40 @@ def current_terminal(
 Terminal = Annotated[TerminalRecord, Depends(current_terminal)]
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health, responses=_errors(413))
 def health(request: Request) -> dict[str, Any]:
     """Liveness, the server's clock (for skew) and versions."""
     return {"status": "ok", "time": iso(_now(request)), "version": __version__, "protocol": 1}
 
 
-@router.post("/enroll", responses=_ERRORS)
+@router.post(
+    "/enroll", response_model=EnrollResponse, responses=_errors(400, 401, 403, 410, 413, 422)
+)
 def enroll_terminal(body: EnrollRequest, request: Request) -> dict[str, str]:
     """Spend a one-time enrollment code for this terminal's credential."""
     with _database(request).writing() as conn:
         return enroll(conn, body.code, body.device.model_dump(), _now(request))
 
 
-@router.get("/snapshot", responses=_ERRORS)
+@router.get("/snapshot", response_model=Manifest, responses=_errors(*_AUTHENTICATED))
 def snapshot_manifest(request: Request, _terminal: Terminal) -> dict[str, Any]:
     """The manifest: entities, columns, row counts and the cursor to pull deltas from."""
     with _database(request).reading() as conn:
         return manifest(conn)
 
 
-@router.get("/snapshot/{entity}", responses=_ERRORS, response_class=Response)
+_NDJSON: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": 'gzip NDJSON: one JSON array per row, then {"next": key or null}',
+        "content": {"application/x-ndjson": {"schema": snapshot_page_schema()}},
+    },
+    **_errors(400, 404, *_AUTHENTICATED),
+}
+
+
+@router.get("/snapshot/{entity}", responses=_NDJSON, response_class=Response)
 def snapshot_page(
-    entity: str,
+    entity: Annotated[str, PathParam(max_length=64, examples=list(ENTITIES))],
     request: Request,
     _terminal: Terminal,
     after: Annotated[str | None, Query(max_length=200)] = None,
@@ -126,26 +168,26 @@ def snapshot_page(
     return Response(body, media_type="application/x-ndjson", headers={"Content-Encoding": "gzip"})
 
 
-@router.get("/changes", responses=_ERRORS)
+@router.get("/changes", response_model=ChangesPage, responses=_errors(*_AUTHENTICATED))
 def changes(
     request: Request,
     _terminal: Terminal,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_CHANGES)] = 1_000,
 ) -> dict[str, Any]:
     """Deltas after a cursor: each change with the row as it is now (or a delete)."""
     with _database(request).reading() as conn:
         return read_changes(conn, after, limit)
 
 
-@router.post("/sales", responses=_ERRORS)
+@router.post("/sales", response_model=SalesResults, responses=_errors(*_AUTHENTICATED))
 def sales(body: SalesPush, request: Request, terminal: Terminal) -> dict[str, Any]:
     """Push sales; each is answered created, duplicate, conflict or rejected."""
     with _database(request).writing() as conn:
         return {"results": push_sales(conn, terminal, body.sales, _now(request))}
 
 
-@router.get("/reports/daily", responses=_ERRORS)
+@router.get("/reports/daily", response_model=WireDailyReport, responses=_errors(*_AUTHENTICATED))
 def daily_report(
     request: Request, terminal: Terminal, day: Annotated[date | None, Query(alias="date")] = None
 ) -> dict[str, Any]:
@@ -157,10 +199,8 @@ def daily_report(
         return store_daily_report(conn, terminal.store_id, day, currency).as_dict()
 
 
-@router.post("/credential/rotate", responses=_ERRORS)
-def credential_rotate(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
+@router.post("/credential/rotate", response_model=Rotation, responses=_errors(*_AUTHENTICATED))
+def credential_rotate(request: Request, credentials: Credentials) -> dict[str, Any]:
     """Rotate this terminal's credential in two steps (``club_server.lifecycle``).
 
     With the current credential: a new pending credential (the same one on
@@ -168,10 +208,10 @@ def credential_rotate(
     it becomes the terminal's, and the old one stops working.
     """
     with _database(request).writing() as conn:
-        return rotate_credential(conn, authorization, _now(request))
+        return rotate_credential(conn, _header(credentials), _now(request))
 
 
-@router.post("/decommission", responses=_ERRORS)
+@router.post("/decommission", response_model=Decommissioned, responses=_errors(*_AUTHENTICATED))
 def decommission_terminal(request: Request, terminal: Terminal) -> dict[str, Any]:
     """Revoke this terminal: it can no longer push or pull (403 terminal-revoked)."""
     with _database(request).writing() as conn:

@@ -4,8 +4,9 @@ Each item of ``POST /v1/sales`` is answered on its own (``created``,
 ``duplicate``, ``conflict`` or ``rejected``, see ``docs/sync-protocol.md``);
 the whole request is one transaction. The idempotency key is ``sale_id``; a
 replay is recognised by the SHA-256 of the sale's canonical body (its wire
-form re-serialised with sorted keys), so formatting differences do not count
-as a different body.
+form, :class:`clubcore.wire.WireSale`, re-serialised with sorted keys by
+:func:`clubcore.wire.canonical_sale`), so formatting differences do not
+count as a different body.
 
 A new sale must also add up before it is stored (a replay is answered as
 before, unchecked): :func:`clubcore.sale.check_arithmetic` on its own;
@@ -40,37 +41,9 @@ from clubcore.errors import ConfigError, FormatError
 from clubcore.money import BP_ONE
 from clubcore.points import POLICY_SETTINGS, LedgerKind, PointsPolicy, policy_from_settings
 from clubcore.sale import Sale, SaleKind, check_arithmetic, check_points, check_return
+from clubcore.wire import MAX_SALES, canonical_sale, parse_wire_sale, sale_from_wire
 
 __all__ = ["MAX_SALES", "push_sales"]
-
-MAX_SALES = 500
-MAX_LINES = 1_000
-_LIMIT = 10**15
-_INTS = (
-    "hour",
-    "rules_version",
-    "subtotal_list",
-    "member_discount",
-    "subtotal",
-    "points_redeemed",
-    "points_discount",
-    "total",
-    "points_earned",
-)
-_TEXTS = (
-    "sale_id",
-    "terminal_id",
-    "store_id",
-    "currency",
-    "kind",
-    "tender",
-    "created_at",
-    "business_date",
-)
-_OPTIONAL = ("member_no", "tier", "id_method", "ref_sale_id", "staff_id", "reason")
-_LINE_INTS = ("line_no", "quantity", "list_unit", "unit_price")
-_LINE_TEXTS = ("sku", "name", "category", "source")
-_LINE_OPTIONAL = ("offer_id", "stacked_offer_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,51 +53,15 @@ class _Parsed:
     body_hash: str
 
 
-def _check_types(
-    data: Mapping[str, Any],
-    ints: Sequence[str],
-    texts: Sequence[str],
-    optional: Sequence[str],
-    where: str,
-) -> None:
-    for name in ints:
-        value = data.get(name)
-        if not isinstance(value, int) or isinstance(value, bool) or abs(value) > _LIMIT:
-            raise FormatError(f"{where}{name} must be a whole number")
-    for name in texts:
-        if not isinstance(data.get(name), str) or not 0 < len(data[name]) <= 200:
-            raise FormatError(f"{where}{name} must be a non-empty text")
-    for name in optional:
-        value = data.get(name)
-        if value is not None and (not isinstance(value, str) or len(value) > 500):
-            raise FormatError(f"{where}{name} must be a text or null")
-
-
 def parse_sale(item: Any) -> _Parsed:
-    """Validate one wire sale and compute its canonical body and hash.
+    """Validate one wire sale (:class:`clubcore.wire.WireSale`); its canonical body and hash.
 
     Raises:
         FormatError: not a well-formed sale (types, ranges, fields, lines).
     """
-    if not isinstance(item, dict):
-        raise FormatError("a sale must be a JSON object")
-    _check_types(item, _INTS, _TEXTS, _OPTIONAL, "")
-    lines = item.get("lines")
-    if not isinstance(lines, list) or len(lines) > MAX_LINES:
-        raise FormatError(f"lines must be a list of at most {MAX_LINES} lines")
-    for n, line in enumerate(lines):
-        if not isinstance(line, dict):
-            raise FormatError(f"line {n} must be a JSON object")
-        _check_types(line, _LINE_INTS, _LINE_TEXTS, _LINE_OPTIONAL, f"line {n}: ")
-    sale = Sale.from_wire(item)
-    if sale.created_at.tzinfo is None or not 0 <= sale.hour <= 23:
-        raise FormatError("created_at needs a UTC offset and hour must be 0..23")
-    if sale.member_no is None and (sale.points_earned or sale.points_redeemed):
-        raise FormatError("points earned or redeemed on a sale without a member")
-    canonical = json.dumps(
-        sale.to_wire(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return _Parsed(sale, canonical, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+    parsed = parse_wire_sale(item)
+    canonical = canonical_sale(parsed)
+    return _Parsed(parsed.to_sale(), canonical, hashlib.sha256(canonical.encode()).hexdigest())
 
 
 def _sale_id_of(item: Any) -> str | None:
@@ -251,7 +188,7 @@ def _stored_sales(conn: Connection, sale_ids: list[str]) -> dict[str, Sale]:
         chunk = sale_ids[start : start + 500]
         query = select(sales.c.sale_id, sales.c.payload).where(sales.c.sale_id.in_(chunk))
         for sale_id, payload in conn.execute(query):
-            found[str(sale_id)] = Sale.from_wire(json.loads(payload))
+            found[str(sale_id)] = sale_from_wire(json.loads(payload))
     return found
 
 
@@ -262,7 +199,7 @@ def _stored_returns(conn: Connection, originals: Mapping[str, Sale]) -> dict[str
     for start in range(0, len(ids), 500):
         query = select(sales.c.payload).where(sales.c.ref_sale_id.in_(ids[start : start + 500]))
         for (payload,) in conn.execute(query):
-            sale = Sale.from_wire(json.loads(payload))
+            sale = sale_from_wire(json.loads(payload))
             if sale.ref_sale_id is not None:
                 found.setdefault(sale.ref_sale_id, []).append(sale)
     return found

@@ -10,7 +10,6 @@ only joins lines: a page of 100,000 members costs one query and one
 from __future__ import annotations
 
 import gzip
-import json
 import uuid
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Text, cast, func, select
 from club_server.changes import current_cursor
 from club_server.clock import iso, utc_now
 from club_server.entities import ENTITIES, Entity
+from clubcore.wire import NextLine
 
 __all__ = ["DEFAULT_PAGE", "MAX_PAGE", "manifest", "page", "page_lines"]
 
@@ -80,6 +80,6 @@ def page(conn: Connection, entity: Entity, after: str | None, limit: int) -> byt
         FormatError: ``after`` is not a key of this entity.
     """
     lines, next_key = page_lines(conn, entity, after, limit)
-    lines.append(json.dumps({"next": next_key}))
+    lines.append(NextLine(next=next_key).model_dump_json())
     body = ("\n".join(lines) + "\n").encode("utf-8")
     return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)

@@ -5,19 +5,20 @@ refund (some lines) is a new record of kind ``void`` / ``refund`` that
 references the original; its quantities, amounts and points are negative, so
 sums over all records give net figures.
 
-The ``sale_id`` is also the idempotency key the sync protocol pushes it with.
+The ``sale_id`` is also the idempotency key the sync protocol pushes it with;
+the wire form is :class:`clubcore.wire.WireSale` (``sale_to_wire``,
+``sale_from_wire``).
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
-from clubcore.errors import FormatError
 from clubcore.money import percent_of
 from clubcore.points import PointsPolicy, points_earned
 from clubcore.pricing import MAX_QUANTITY, PricedBasket, PricedLine, PriceSource
@@ -35,8 +36,6 @@ __all__ = [
     "new_sale_id",
     "returned_share",
 ]
-
-WIRE_VERSION = 1
 
 
 class SaleKind(enum.StrEnum):
@@ -155,37 +154,6 @@ class Sale:
             id_method=id_method if customer else None,
             **context,
         )
-
-    def to_wire(self) -> dict[str, Any]:
-        """The JSON-ready wire form (see docs/sync-protocol when it exists)."""
-        data: dict[str, Any] = {name: getattr(self, name) for name in SALE_FIELDS}
-        data["v"] = WIRE_VERSION
-        data["kind"] = str(self.kind)
-        data["tender"] = str(self.tender)
-        data["created_at"] = self.created_at.isoformat()
-        data["business_date"] = self.business_date.isoformat()
-        data["lines"] = [dict(zip(LINE_FIELDS, line.values(), strict=True)) for line in self.lines]
-        return data
-
-    @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> Sale:
-        """Parse the wire form.
-
-        Raises:
-            FormatError: a missing, extra or mistyped field.
-        """
-        try:
-            fields = dict(data)
-            if fields.pop("v", None) != WIRE_VERSION:
-                raise ValueError(f"unsupported wire version {data.get('v')!r}")
-            fields["kind"] = SaleKind(fields["kind"])
-            fields["tender"] = Tender(fields["tender"])
-            fields["created_at"] = datetime.fromisoformat(fields["created_at"])
-            fields["business_date"] = date.fromisoformat(fields["business_date"])
-            fields["lines"] = tuple(SaleLine(**line) for line in fields["lines"])
-            return cls(**fields)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise FormatError(f"malformed sale record: {exc}") from exc
 
 
 #: field names, in order; ``SALE_FIELDS`` leaves out ``lines``

@@ -1,19 +1,51 @@
-"""The outbox: records waiting to be pushed to the club server.
+"""The outbox: records waiting to be pushed to the club server, and their state machine.
 
 Entries are written in the same transaction as the record they carry
-(:func:`offline_store.sales.record_sale`), keyed by an idempotency key, and
-marked sent only after the server acknowledged them. They are never deleted
-before that. An entry the server refused (``conflict``, ``rejected``) gets
-``refused_at`` and is kept aside: neither pending nor sent.
+(:func:`offline_store.sales.record_sale`), keyed by an idempotency key. This
+module owns their states; nothing else updates the ``outbox`` rows or the
+ledger states that follow them::
+
+    pending ──(server: created, duplicate)──> sent      ledger entries: confirmed, change_seq
+       │   └─(server: conflict, rejected)──> refused    ledger entries: refused
+       │   └─(not this terminal's sale)────> refused    (set aside locally, never sent)
+       └──(the whole request failed)──────> pending    attempts + 1, last_error
+
+An entry is **pending** while neither ``sent_at`` nor ``refused_at`` is set
+(:data:`PENDING`, the one definition). A refused entry is kept aside: never
+retried, reported, and never deleted. A sent entry is never deleted either.
+The sale's points-ledger entries follow: ``pending`` until the answer, then
+``confirmed`` with the answer's ``change_seq`` or ``refused`` (the club never
+counted them, so the member's local balance stops counting them too).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlite_utils
 
-__all__ = ["OutboxEntry", "outbox_counts", "pending", "pending_count"]
+__all__ = [
+    "MAX_BATCH",
+    "MAX_BODY_BYTES",
+    "PENDING",
+    "Answer",
+    "OutboxEntry",
+    "mark_refused",
+    "mark_sent",
+    "next_batch",
+    "outbox_counts",
+    "pending_count",
+    "pending_summary",
+    "record_answers",
+    "record_failure",
+]
+
+#: entries per push, and about how many payload bytes (the protocol's limit is 8 MiB)
+MAX_BATCH = 500
+MAX_BODY_BYTES = 4 * 1024 * 1024
+#: the SQL condition of a pending entry (neither sent nor refused)
+PENDING = "sent_at IS NULL AND refused_at IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +57,95 @@ class OutboxEntry:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What became of one entry: sent (with the change seq) or refused (with why).
+
+    ``member_no`` is the sale's member, whose ledger entries follow the entry.
+    """
+
+    key: str
+    member_no: str | None
+    sent: bool
+    change_seq: int | None = None
+    error: str = ""
+
+
+def next_batch(
+    db: sqlite_utils.Database, limit: int = MAX_BATCH, max_bytes: int = MAX_BODY_BYTES
+) -> list[OutboxEntry]:
+    """The oldest pending entries, in commit order: at most ``limit`` and about ``max_bytes``.
+
+    The first entry is always included, however large.
+    """
+    rows = db.execute(
+        f"SELECT seq, idempotency_key, kind, payload, attempts FROM outbox WHERE {PENDING} "
+        "ORDER BY seq LIMIT ?",
+        [min(limit, MAX_BATCH)],
+    ).fetchall()
+    batch: list[OutboxEntry] = []
+    size = 0
+    for row in rows:
+        size += len(row[3]) + 1
+        if batch and size > max_bytes:
+            break
+        batch.append(OutboxEntry(int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4])))
+    return batch
+
+
+def mark_sent(
+    db: sqlite_utils.Database, key: str, member_no: str | None, change_seq: int | None, now: str
+) -> None:
+    """The server stored the entry: sent, its ledger entries confirmed (caller's transaction)."""
+    db.execute("UPDATE outbox SET sent_at = ? WHERE idempotency_key = ?", [now, key])
+    if member_no is not None:  # by member first: the ledger's index
+        db.execute(
+            "UPDATE points_ledger SET state = 'confirmed', change_seq = ? "
+            "WHERE member_no = ? AND state = 'pending' AND sale_id = ?",
+            [change_seq, member_no, key],
+        )
+
+
+def mark_refused(
+    db: sqlite_utils.Database, key: str, member_no: str | None, error: str, now: str
+) -> None:
+    """The entry is set aside with ``error``; its ledger entries refused (caller's transaction)."""
+    db.execute(
+        "UPDATE outbox SET refused_at = ?, last_error = ? WHERE idempotency_key = ?",
+        [now, error[:1000], key],
+    )
+    if member_no is not None:  # by member first: the ledger's index
+        db.execute(
+            "UPDATE points_ledger SET state = 'refused' "
+            "WHERE member_no = ? AND state = 'pending' AND sale_id = ?",
+            [member_no, key],
+        )
+
+
+def record_answers(db: sqlite_utils.Database, answers: Iterable[Answer], now: str) -> None:
+    """Record what became of entries, all in one transaction."""
+    with db.atomic():
+        for answer in answers:
+            if answer.sent:
+                mark_sent(db, answer.key, answer.member_no, answer.change_seq, now)
+            else:
+                mark_refused(db, answer.key, answer.member_no, answer.error, now)
+
+
+def record_failure(db: sqlite_utils.Database, keys: Iterable[str], error: str) -> None:
+    """A whole push failed: the entries stay pending, one attempt more, ``error`` noted."""
+    with db.atomic():
+        db.conn.executemany(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE idempotency_key = ?",
+            [(error[:1000], key) for key in keys],
+        )
+
+
 def outbox_counts(db: sqlite_utils.Database) -> tuple[int, int]:
     """``(pending, refused)`` outbox entries."""
     row = db.execute(
-        "SELECT COALESCE(SUM(refused_at IS NULL), 0), COALESCE(SUM(refused_at IS NOT NULL), 0) "
-        "FROM outbox WHERE sent_at IS NULL"
+        f"SELECT COALESCE(SUM({PENDING}), 0), COALESCE(SUM(refused_at IS NOT NULL), 0) "
+        "FROM outbox WHERE sent_at IS NULL"  # the partial index outbox_pending
     ).fetchone()
     return int(row[0]), int(row[1])
 
@@ -39,11 +155,7 @@ def pending_count(db: sqlite_utils.Database) -> int:
     return outbox_counts(db)[0]
 
 
-def pending(db: sqlite_utils.Database, limit: int = 100) -> list[OutboxEntry]:
-    """The oldest ``limit`` entries waiting to be pushed, in commit order."""
-    rows = db.execute(
-        "SELECT seq, idempotency_key, kind, payload, attempts FROM outbox "
-        "WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
-        [limit],
-    )
-    return [OutboxEntry(*row) for row in rows]
+def pending_summary(db: sqlite_utils.Database) -> tuple[int, str | None]:
+    """How many entries are pending, and the ``created_at`` of the oldest (None if none)."""
+    row = db.execute(f"SELECT COUNT(*), MIN(created_at) FROM outbox WHERE {PENDING}").fetchone()
+    return int(row[0]), None if row[1] is None else str(row[1])

@@ -18,6 +18,7 @@ import sqlite_utils
 from clubcore.errors import UnknownSaleError
 from clubcore.points import LedgerKind
 from clubcore.sale import LINE_FIELDS, SALE_FIELDS, Sale, SaleKind, SaleLine, Tender
+from clubcore.wire import sale_to_wire
 
 __all__ = ["DaySale", "get_sale", "record_sale", "refunded_quantities", "sales_of_day"]
 
@@ -73,7 +74,7 @@ def record_sale(db: sqlite_utils.Database, sale: Sale) -> None:
             )
         db.execute(
             "INSERT INTO outbox (idempotency_key, kind, payload, created_at) VALUES (?, ?, ?, ?)",
-            [sale.sale_id, "sale", json.dumps(sale.to_wire(), sort_keys=True), created],
+            [sale.sale_id, "sale", json.dumps(sale_to_wire(sale), sort_keys=True), created],
         )
         if before_commit is not None:
             before_commit(sale)

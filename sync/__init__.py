@@ -7,7 +7,7 @@ Modules, each usable on its own:
 | :mod:`sync.http` | :class:`SyncClient`: timeouts, retries, deadlines, TLS, errors |
 | :mod:`sync.credentials` | the terminal credential in a 0600 file in the data directory |
 | :mod:`sync.enroll` | one-time code -> credential; server health and clock skew |
-| :mod:`sync.entities` | the synced tables, their keys and columns in wire order |
+| :mod:`sync.entities` | the synced tables (from :mod:`clubcore.wire_rows`) as SQL |
 | :mod:`sync.snapshot` | provisioning: streamed pages into a new database, swapped in |
 | :mod:`sync.snapshot_pages` | the snapshot's page reader thread (gzip pages, resumed if cut) |
 | :mod:`sync.provision` | enroll + snapshot in one call; the client of a provisioned terminal |
@@ -16,7 +16,10 @@ Modules, each usable on its own:
 | :mod:`sync.status` | the status the UI shows (online, backlog, last success, last error) |
 | :mod:`sync.worker` | one round (:func:`sync_once`) and the background threads |
 
-Nothing here imports Kivy; errors are those of :mod:`clubcore.errors`.
+The messages are :mod:`clubcore.wire`'s models; every answer is checked with
+its model (:func:`sync.http.parse_answer`: a ValidationError becomes a
+ProtocolError). Nothing here imports Kivy; errors are those of
+:mod:`clubcore.errors`.
 """
 
 from __future__ import annotations

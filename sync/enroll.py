@@ -15,12 +15,8 @@ from datetime import datetime
 from importlib import metadata
 from typing import Any
 
-from clubcore.errors import (
-    EnrollmentError,
-    ProtocolError,
-    ServerRejectedError,
-    TerminalRevokedError,
-)
+from clubcore import wire
+from clubcore.errors import EnrollmentError, ServerRejectedError, TerminalRevokedError
 from sync.credentials import Credential
 from sync.http import SyncClient
 
@@ -61,16 +57,6 @@ def normalize_code(code: str) -> str:
     return code.strip().upper()
 
 
-def _parse_time(value: object, what: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ProtocolError(f"{what}: {value!r} is not an ISO 8601 time") from None
-    if parsed.tzinfo is None:
-        raise ProtocolError(f"{what}: {value!r} has no UTC offset")
-    return parsed
-
-
 def check_health(client: SyncClient, now: datetime) -> Health:
     """Ask the server how it is, and measure the clock skew.
 
@@ -82,16 +68,14 @@ def check_health(client: SyncClient, now: datetime) -> Health:
         the server's version, time and ``server - terminal`` skew in seconds.
 
     Raises:
-        ServerUnreachableError, ProtocolError: as :meth:`SyncClient.request`.
+        ServerUnreachableError: as :meth:`SyncClient.request`.
+        ProtocolError: the answer is not :class:`clubcore.wire.Health`.
     """
-    data = client.get_json("/v1/health", deadline=30)
-    if data.get("status") != "ok":
-        raise ProtocolError(f"GET /v1/health: unexpected status {data.get('status')!r}")
-    server_time = _parse_time(data.get("time"), "GET /v1/health time")
+    answer = client.get_model("/v1/health", wire.Health, deadline=30)
     return Health(
-        version=str(data.get("version", "unknown")),
-        server_time=server_time,
-        skew_seconds=(server_time - now).total_seconds(),
+        version=answer.version,
+        server_time=answer.time,
+        skew_seconds=(answer.time - now).total_seconds(),
     )
 
 
@@ -112,9 +96,14 @@ def enroll(client: SyncClient, code: str, device: dict[str, str] | None = None) 
         ServerUnreachableError: no answer; the code may or may not be used now.
         ProtocolError: the answer is not what the protocol says.
     """
-    body = {"code": normalize_code(code), "device": device or device_info()}
+    info: dict[str, Any] = dict(device or device_info())
+    request = wire.EnrollRequest.model_construct(  # validated by the server (422)
+        code=normalize_code(code), device=wire.DeviceInfo.model_construct(None, **info)
+    )
     try:
-        data = client.post_json("/v1/enroll", body, retry_post=False, deadline=60)
+        answer = client.post_model(
+            "/v1/enroll", request.model_dump(), wire.EnrollResponse, retry_post=False, deadline=60
+        )
     except TerminalRevokedError:
         raise
     except ServerRejectedError as exc:
@@ -122,19 +111,9 @@ def enroll(client: SyncClient, code: str, device: dict[str, str] | None = None) 
         if message is None:
             raise
         raise EnrollmentError(message, code=exc.code, status=exc.status, hint=_HINT) from exc
-    return _credential(client.base_url, data)
-
-
-def _credential(server_url: str, data: dict[str, Any]) -> Credential:
-    fields = {key: data.get(key) for key in ("terminal_id", "store_id", "credential")}
-    if not all(isinstance(value, str) and value for value in fields.values()):
-        raise ProtocolError("POST /v1/enroll: the answer lacks terminal_id, store_id or credential")
-    token = str(fields["credential"])
-    if not token.startswith(f"{fields['terminal_id']}."):
-        raise ProtocolError("POST /v1/enroll: the credential does not belong to the terminal id")
     return Credential(
-        server_url=server_url,
-        terminal_id=str(fields["terminal_id"]),
-        store_id=str(fields["store_id"]),
-        token=token,
+        server_url=client.base_url,
+        terminal_id=answer.terminal_id,
+        store_id=answer.store_id,
+        token=answer.credential,
     )

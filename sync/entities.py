@@ -1,9 +1,12 @@
 """The entities the server sends the terminal (snapshot pages and deltas), as in the spec.
 
-One :class:`Entity` per row of the table in docs/sync-protocol.md ("Snapshot"):
-the terminal table of the same name, its key columns and its columns in wire
-order. :meth:`Entity.row` checks and converts one wire row for SQLite;
-:meth:`Entity.upsert_sql` and :meth:`Entity.delete_sql` write it.
+One :class:`Entity` per :class:`clubcore.wire_rows.EntityShape` (the
+protocol's one definition): the terminal table of the same name, its key
+columns and its columns in wire order. :meth:`Entity.row` checks and
+converts one wire row for SQLite; :meth:`Entity.upsert_sql` and
+:meth:`Entity.delete_sql` write it. Snapshot rows are checked only for
+their width here (:meth:`Entity.rows`, the fast path of a million rows);
+delta rows are typed by :class:`clubcore.wire.ChangesPage` first.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clubcore.errors import ProtocolError
+from clubcore.wire_rows import ENTITY_SHAPES, KEY_SEPARATOR, EntityShape
 
 __all__ = ["ENTITIES", "Entity", "entity"]
 
@@ -79,7 +83,7 @@ class Entity:
 
     def key_of(self, row: Sequence[object]) -> str:
         """The wire key of a wire row: key columns joined with ``|``."""
-        return "|".join(str(row[self.columns.index(k)]) for k in self.key)
+        return KEY_SEPARATOR.join(str(row[self.columns.index(k)]) for k in self.key)
 
     def split_key(self, key: object) -> list[str]:
         """A wire key's parts, one per key column.
@@ -87,7 +91,7 @@ class Entity:
         Raises:
             ProtocolError: not a string, or the wrong number of parts.
         """
-        parts = str(key).split("|") if isinstance(key, str | int) else []
+        parts = str(key).split(KEY_SEPARATOR) if isinstance(key, str | int) else []
         if len(parts) != len(self.key):
             raise ProtocolError(f"{self.name}: {key!r:.80} is not a key of {'|'.join(self.key)}")
         return parts
@@ -108,50 +112,12 @@ class Entity:
         return f"DELETE FROM {self.name} WHERE " + " AND ".join(f"{k} = ?" for k in self.key)
 
 
-def _entity(name: str, key: str, columns: str, hex_columns: str = "") -> Entity:
-    return Entity(
-        name=name,
-        key=tuple(key.split("|")),
-        columns=tuple(c.strip() for c in columns.split(",")),
-        hex_columns=frozenset(c for c in hex_columns.split(",") if c),
-    )
+def _entity(shape: EntityShape) -> Entity:
+    return Entity(shape.name, shape.key, shape.columns, shape.hex_columns)
 
 
 #: the protocol's entities, in the order a snapshot loads them
-ENTITIES: dict[str, Entity] = {
-    e.name: e
-    for e in (
-        _entity("settings", "key", "key, value"),
-        _entity(
-            "tiers",
-            "code",
-            "code, name, rank, min_spend, earn_multiplier_bp, assignable, benefits",
-        ),
-        _entity("categories", "code", "code, name, parent"),
-        _entity(
-            "products",
-            "sku",
-            "sku, barcode, name, category, list_price, member_only, active, updated_at",
-        ),
-        _entity("member_prices", "sku|tier", "sku, tier, price"),
-        _entity("category_discounts", "category|tier", "category, tier, percent_bp"),
-        _entity(
-            "offers",
-            "offer_id",
-            "offer_id, title, message, unit_price, percent_bp, sku, category, "
-            "target_member, target_segment, target_tier, starts_at, ends_at, stacks, texts",
-        ),
-        _entity(
-            "members",
-            "member_no",
-            "member_no, display_name, tier, segments, phone_hash, points_base, spend_12m, "
-            "status, updated_at",
-        ),
-        _entity("cards", "serial", "serial, uid, member_no, kind, expires, updated_at"),
-        _entity("denylist", "serial", "serial, uid, reason, listed_at"),
-        _entity("card_keys", "key_id", "key_id, public_key, retired_at", "public_key"),
-    )
-}
+ENTITIES: dict[str, Entity] = {name: _entity(shape) for name, shape in ENTITY_SHAPES.items()}
 
 
 def entity(name: object) -> Entity:

@@ -17,7 +17,8 @@ Foreign exceptions are mapped here, where they enter (``raise ... from exc``)::
     403 terminal-revoked                   -> TerminalRevokedError
     any other 4xx                          -> ServerRejectedError(code, status)
     a 2xx without X-Club-Protocol: 1, or
-    a body that is not the JSON expected   -> ProtocolError
+    a body that is not the JSON expected,
+    pydantic ValidationError (wire model)  -> ProtocolError (parse_answer)
     a malformed server URL                 -> ConfigError
 
 TLS is verified by default; ``ca_bundle`` names a PEM file of trusted CAs. The
@@ -35,9 +36,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from clubcore.errors import (
@@ -47,6 +49,7 @@ from clubcore.errors import (
     ServerUnreachableError,
     TerminalRevokedError,
 )
+from clubcore.wire import summary
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -56,6 +59,7 @@ __all__ = [
     "SyncClient",
     "Timeouts",
     "error_from_response",
+    "parse_answer",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,24 @@ PROTOCOL_VERSION = 1
 _PROTOCOL_HEADER = "X-Club-Protocol"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _USER_AGENT = "club-terminal-sync/1"
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_answer(model: type[M], data: object, what: str) -> M:
+    """A server's answer checked with its wire model (``clubcore.wire``).
+
+    Arguments:
+        model: the message's model.
+        data: the decoded JSON.
+        what: the call, for the message (``GET /v1/changes``).
+
+    Raises:
+        ProtocolError: the answer is not that message (the first problems named).
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ProtocolError(f"{what}: {summary(exc)}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +393,33 @@ class SyncClient:
             a JSON object.
         """
         return _json_object(self.request("GET", path, params=params, **options), f"GET {path}")
+
+    def get_model(
+        self, path: str, model: type[M], params: Mapping[str, Any] | None = None, **options: Any
+    ) -> M:
+        """GET ``path`` and return its answer as ``model``.
+
+        Raises:
+            the errors of :meth:`get_json`; ProtocolError when the answer is not ``model``.
+        """
+        return parse_answer(model, self.get_json(path, params, **options), f"GET {path}")
+
+    def post_model(
+        self,
+        path: str,
+        body: Mapping[str, Any] | bytes,
+        model: type[M],
+        *,
+        retry_post: bool,
+        **options: Any,
+    ) -> M:
+        """POST a JSON body and return the answer as ``model``.
+
+        Raises:
+            the errors of :meth:`post_json`; ProtocolError when the answer is not ``model``.
+        """
+        data = self.post_json(path, body, retry_post=retry_post, **options)
+        return parse_answer(model, data, f"POST {path}")
 
     def post_json(
         self, path: str, body: Mapping[str, Any] | bytes, *, retry_post: bool, **options: Any

@@ -32,6 +32,7 @@ from clubcore.errors import (
     SyncError,
     TerminalRevokedError,
 )
+from clubcore.wire import Decommissioned, Rotation, RotationActive, RotationPending
 from offline_store.db import DB_FILENAME, open_db
 from offline_store.settings import read_settings
 from sync import credentials
@@ -132,23 +133,21 @@ def rotate_credential(data_dir: Path, *, policy: RetryPolicy = DEFAULT_POLICY) -
     current = credentials.load_credential(data_dir)
     server, bundle = _server(data_dir)
     with _client(server, bundle, current.token, policy) as client:
-        answer = client.post_json(ROTATE_PATH, {}, retry_post=True)
-    status = answer.get("status")
-    resumed = status == "active"  # the saved credential was the pending one
-    if status == "pending":
-        token = answer.get("credential")
-        if not isinstance(token, str) or not token.startswith(current.terminal_id + "."):
+        answer = client.post_model(ROTATE_PATH, {}, Rotation, retry_post=True).root
+    resumed = isinstance(answer, RotationActive)  # the saved credential was the pending one
+    if isinstance(answer, RotationPending):
+        if not answer.credential.startswith(current.terminal_id + "."):
             raise ProtocolError(
                 f"POST {ROTATE_PATH}: the answer holds no credential for this terminal"
             )
-        new = Credential(current.server_url, current.terminal_id, current.store_id, token)
+        new = Credential(
+            current.server_url, current.terminal_id, current.store_id, answer.credential
+        )
         credentials.save(data_dir, new)
         with _client(server, bundle, new.token, policy) as client:
-            confirmed = client.post_json(ROTATE_PATH, {}, retry_post=True)
-        if confirmed.get("status") != "active":
+            confirmed = client.post_model(ROTATE_PATH, {}, Rotation, retry_post=True).root
+        if not isinstance(confirmed, RotationActive):
             raise ProtocolError(f"POST {ROTATE_PATH}: the new credential was not activated")
-    elif not resumed:
-        raise ProtocolError(f"POST {ROTATE_PATH}: unexpected status {status!r}")
     saved = credentials.load_credential(data_dir)
     with _client(server, bundle, saved.token, policy) as client:
         client.get_json("/v1/changes", params={"after": 0, "limit": 1})
@@ -212,7 +211,7 @@ def decommission(
             )
         already = False
         try:
-            client.post_json(DECOMMISSION_PATH, {}, retry_post=True)
+            client.post_model(DECOMMISSION_PATH, {}, Decommissioned, retry_post=True)
         except TerminalRevokedError:
             already = True  # revoked by an operator, or by an earlier run that crashed
         except ServerUnreachableError as exc:

@@ -5,12 +5,14 @@ transaction, so a crash leaves the store at a page boundary; re-applying a
 page is harmless (every change carries the row as it is now). The cursor
 (``sync_cursors`` stream ``changes``) never moves backwards: a page whose
 cursor is behind the local one is refused whole. A page naming an entity or
-operation the protocol does not have is refused whole (ProtocolError), and
+operation the protocol does not have, or a row not of its entity's shape
+(:class:`clubcore.wire.ChangesPage`), is refused whole (ProtocolError), and
 nothing of it is applied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,13 +20,14 @@ from typing import Any
 import sqlite_utils
 
 from clubcore.errors import ProtocolError
+from clubcore.wire import MAX_CHANGES, ChangesPage
 from sync.entities import entity
-from sync.http import SyncClient
+from sync.http import SyncClient, parse_answer
 
 __all__ = ["CHANGES_STREAM", "PullResult", "apply_page", "get_cursor", "pull_changes", "set_cursor"]
 
 CHANGES_STREAM = "changes"
-MAX_LIMIT = 10_000
+MAX_LIMIT = MAX_CHANGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,42 +57,29 @@ def set_cursor(db: sqlite_utils.Database, cursor: int) -> None:
     )
 
 
-def _as_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ProtocolError(f"GET /v1/changes: {what} {value!r:.40} is not a cursor")
-    return value
-
-
-def _statements(changes: object) -> list[tuple[str, tuple[object, ...]]]:
-    """Check a page's changes and turn them into SQL, refusing the page whole."""
-    if not isinstance(changes, list):
-        raise ProtocolError("GET /v1/changes: 'changes' is not a list")
+def _statements(page: ChangesPage) -> list[tuple[str, tuple[object, ...]]]:
+    """A checked page's changes as SQL; a key that does not match its row refuses the page."""
     out: list[tuple[str, tuple[object, ...]]] = []
-    for change in changes:
-        if not isinstance(change, dict):
-            raise ProtocolError("GET /v1/changes: a change is not an object")
-        _as_int(change.get("seq"), "seq")
-        table = entity(change.get("entity"))
-        op, key = change.get("op"), change.get("key")
-        parts = table.split_key(key)
-        if op == "delete":
+    for change in page.changes:
+        table = entity(change.entity)
+        parts = table.split_key(change.key)
+        if change.row is None:
             out.append((table.delete_sql(), tuple(parts)))
-        elif op == "upsert":
-            row = table.row(change.get("row"))
-            if table.key_of(row) != str(key):
-                raise ProtocolError(f"{table.name}: the row does not have the key {key!r:.80}")
-            out.append((table.upsert_sql(), row))
-        else:
-            raise ProtocolError(f"GET /v1/changes: unknown op {op!r:.40}")
+            continue
+        row = table.row(list(change.row))
+        if table.key_of(row) != change.key:
+            raise ProtocolError(f"{table.name}: the row does not have the key {change.key!r:.80}")
+        out.append((table.upsert_sql(), row))
     return out
 
 
-def apply_page(db: sqlite_utils.Database, page: dict[str, Any]) -> tuple[int, bool]:
+def apply_page(db: sqlite_utils.Database, page: Mapping[str, Any]) -> tuple[int, bool]:
     """Apply one page of changes and its cursor in one transaction.
 
     Arguments:
         db: the terminal's database.
-        page: ``{"changes": [...], "cursor": n, "more": bool}``.
+        page: the decoded answer, ``{"changes": [...], "cursor": n, "more": bool}``
+            (:class:`clubcore.wire.ChangesPage`).
 
     Returns:
         ``(cursor, more)`` after the page.
@@ -98,23 +88,20 @@ def apply_page(db: sqlite_utils.Database, page: dict[str, Any]) -> tuple[int, bo
         ProtocolError: a malformed change, an unknown entity or op, or a
             cursor behind the local one; nothing was applied.
     """
-    cursor = _as_int(page.get("cursor"), "cursor")
-    more = page.get("more")
-    if not isinstance(more, bool):
-        raise ProtocolError("GET /v1/changes: 'more' is not true or false")
-    statements = _statements(page.get("changes"))
+    checked = parse_answer(ChangesPage, page, "GET /v1/changes")
+    statements = _statements(checked)
     with db.atomic():
         current = get_cursor(db)
-        if current is not None and cursor < current:
+        if current is not None and checked.cursor < current:
             raise ProtocolError(
-                f"GET /v1/changes: the server's cursor {cursor} is behind this terminal's "
-                f"{current}",
+                f"GET /v1/changes: the server's cursor {checked.cursor} is behind this "
+                f"terminal's {current}",
                 hint="was the server restored from a backup? re-provision the terminal",
             )
         for sql, params in statements:
             db.execute(sql, params)
-        set_cursor(db, cursor)
-    return cursor, more
+        set_cursor(db, checked.cursor)
+    return checked.cursor, checked.more
 
 
 def pull_changes(

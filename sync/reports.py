@@ -2,22 +2,20 @@
 
 The server answers the same fields as the lane's own report
 (:class:`offline_store.reports.DailyReport`) with ``"scope": "store"``; the
-answer is checked and returned as that class, so the terminal prints both the
-same way.
+answer is checked (:class:`clubcore.wire.WireDailyReport`) and returned as
+that class, so the terminal prints both the same way.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 
 from clubcore.errors import ProtocolError, ServerUnreachableError
 from clubcore.reports import DailyReport
+from clubcore.wire import WireDailyReport
 from sync.http import SyncClient
 
 __all__ = ["store_daily_report"]
-
-_FIELDS = {f.name for f in dataclasses.fields(DailyReport)}
 
 
 def store_daily_report(client: SyncClient, day: date, *, deadline: float = 30.0) -> DailyReport:
@@ -37,20 +35,15 @@ def store_daily_report(client: SyncClient, day: date, *, deadline: float = 30.0)
         ProtocolError: the answer is not a daily report.
     """
     try:
-        data = client.get_json("/v1/reports/daily", {"date": day.isoformat()}, deadline=deadline)
+        answer = client.get_model(
+            "/v1/reports/daily", WireDailyReport, {"date": day.isoformat()}, deadline=deadline
+        )
     except ServerUnreachableError as exc:
         raise ServerUnreachableError(
             f"the store-wide report needs the club server: {exc.message}",
             hint="this lane's own report works offline: 'club-terminal report daily' "
             "without --store",
         ) from exc
-    missing = sorted(_FIELDS - set(data))
-    if missing or data.get("scope") != "store":
-        raise ProtocolError(
-            f"GET /v1/reports/daily: not a store report (scope {data.get('scope')!r}, "
-            f"missing {missing})"
-        )
-    try:
-        return DailyReport(**{key: data[key] for key in _FIELDS})
-    except TypeError as exc:
-        raise ProtocolError(f"GET /v1/reports/daily: {exc}") from exc
+    if answer.scope != "store":
+        raise ProtocolError(f"GET /v1/reports/daily: not a store report (scope {answer.scope!r})")
+    return DailyReport(**answer.model_dump())

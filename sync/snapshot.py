@@ -51,9 +51,10 @@ from typing import Any
 import sqlite_utils
 
 from clubcore.errors import ProtocolError, StoreError
+from clubcore.wire import Manifest as WireManifest
 from offline_store.db import DB_FILENAME, open_db
 from sync.entities import ENTITIES
-from sync.http import SyncClient
+from sync.http import SyncClient, parse_answer
 from sync.pull import set_cursor
 from sync.snapshot_pages import Lines, PageEnd, PageReader
 
@@ -98,29 +99,24 @@ class SnapshotResult:
 
 
 def parse_manifest(data: Mapping[str, Any]) -> Manifest:
-    """Check the manifest against the protocol's entities.
+    """Check the manifest (:class:`clubcore.wire.Manifest`) against the protocol's entities.
 
     Raises:
-        ProtocolError: a missing or unknown entity, other columns, or a bad cursor.
+        ProtocolError: not a manifest, a missing or unknown entity, other columns,
+            or a bad cursor.
     """
-    entities = data.get("entities")
-    cursor = data.get("cursor")
-    if not isinstance(entities, dict) or type(cursor) is not int or cursor < 0:
-        raise ProtocolError("GET /v1/snapshot: the manifest lacks 'entities' or a 'cursor'")
-    unknown = sorted(set(entities) - set(ENTITIES))
-    missing = sorted(set(ENTITIES) - set(entities))
+    checked = parse_answer(WireManifest, data, "GET /v1/snapshot")
+    unknown = sorted(set(checked.entities) - set(ENTITIES))
+    missing = sorted(set(ENTITIES) - set(checked.entities))
     if unknown or missing:
         raise ProtocolError(f"GET /v1/snapshot: unknown entities {unknown}, missing {missing}")
-    rows: dict[str, int] = {}
     for name, spec in ENTITIES.items():
-        info = entities[name]
-        if not isinstance(info, dict) or tuple(info.get("columns") or ()) != spec.columns:
+        if tuple(checked.entities[name].columns) != spec.columns:
             raise ProtocolError(
                 f"GET /v1/snapshot: the columns of {name} are not {', '.join(spec.columns)}"
             )
-        count = info.get("rows", 0)
-        rows[name] = count if type(count) is int and count >= 0 else 0
-    return Manifest(snapshot_id=str(data.get("snapshot_id", "")), cursor=cursor, rows=rows)
+    rows = {name: info.rows for name, info in checked.entities.items()}
+    return Manifest(snapshot_id=checked.snapshot_id, cursor=checked.cursor, rows=rows)
 
 
 def _insert_all(

@@ -41,8 +41,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from pydantic import ValidationError
 
 from clubcore.errors import ProtocolError, ServerUnreachableError
+from clubcore.wire import NextLine
 from sync.entities import ENTITIES, Entity
 from sync.http import SyncClient
 
@@ -191,10 +193,16 @@ def _json_line(line: bytes, spec: Entity) -> Any:
         raise ProtocolError(f"{spec.name}: a snapshot line is not JSON: {line[:80]!r}") from None
 
 
-def _next_key(item: dict[str, Any], spec: Entity) -> str | None:
-    if "next" not in item or not (item["next"] is None or isinstance(item["next"], str)):
-        raise ProtocolError(f"{spec.name}: the last line must be {{'next': key or null}}")
-    return item["next"]
+def _next_key(item: object, spec: Entity) -> str | None:
+    """The key of a page's last line (:class:`clubcore.wire.NextLine`).
+
+    Raises:
+        ProtocolError: not ``{"next": key or null}``.
+    """
+    try:
+        return NextLine.model_validate(item).next
+    except ValidationError:
+        raise ProtocolError(f"{spec.name}: the last line must be {{'next': key or null}}") from None
 
 
 class PageReader(threading.Thread):

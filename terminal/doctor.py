@@ -36,6 +36,7 @@ from clubcore.errors import (
     TerminalRevokedError,
 )
 from clubcore.settings import MAX_AGE_HOURS, READERS, Settings
+from offline_store import outbox
 from offline_store.db import DB_FILENAME, integrity_problems
 from offline_store.settings import read_settings
 from sync.enroll import check_health
@@ -317,10 +318,7 @@ def check_outbox(ctx: Context) -> Check:
         return Check(name, "skip", "no database", "see the database check")
     try:
         with _read_only(ctx) as db:
-            count, oldest = db.execute(
-                "SELECT COUNT(*), MIN(created_at) FROM outbox "
-                "WHERE sent_at IS NULL AND refused_at IS NULL"
-            ).fetchone()
+            count, oldest = outbox.pending_summary(db)
     except sqlite3.DatabaseError as exc:
         return Check(name, "fail", f"cannot read the database: {exc}", "see the database check")
     hint = "check the server and credential checks, then run 'club-terminal sync --once'"

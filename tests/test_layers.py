@@ -16,7 +16,24 @@ import terminal.readers
 
 LAYERS = {
     # package: modules it must never import (directly or through others)
-    "clubcore": ["kivy", "requests", "sqlite_utils", "sqlalchemy", "fastapi", "terminal", "sync"],
+    # the domain core may use pydantic (the wire models) but no I/O library or upper layer
+    "clubcore": [
+        "kivy",
+        "requests",
+        "sqlite_utils",
+        "sqlite3",
+        "sqlalchemy",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "httpx",
+        "urllib3",
+        "psycopg",
+        "terminal",
+        "sync",
+        "offline_store",
+        "club_server",
+    ],
     "offline_store": ["kivy", "requests", "fastapi", "sqlalchemy", "terminal", "sync"],
     "terminal.readers": ["kivy", "requests", "fastapi", "sqlalchemy", "sync", "club_server"],
     "sync": ["kivy", "fastapi", "sqlalchemy", "club_server", "terminal.ui"],

@@ -7,6 +7,7 @@ import click
 from clubcore.errors import FormatError
 from clubcore.identity import IdMethod
 from clubcore.sale import Sale, Tender
+from clubcore.wire import sale_to_wire
 from offline_store import members
 from terminal.bootstrap import Terminal
 from terminal.checkout import Checkout
@@ -32,7 +33,7 @@ def _print_sale(terminal: Terminal, sale: Sale, as_json: bool) -> None:
         member = members.get_member(terminal.db, sale.member_no)
         name, balance = member.display_name, member.points_balance
     if as_json:
-        emit_json({"sale": sale.to_wire(), "member_name": name, "points_balance": balance})
+        emit_json({"sale": sale_to_wire(sale), "member_name": name, "points_balance": balance})
     else:
         click.echo(receipt_text(sale, terminal.currency, name, balance))
 

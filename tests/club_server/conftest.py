@@ -27,6 +27,7 @@ from club_server.db import Database, open_database
 from club_server.demo import DEMO_STORE, seed
 from club_server.terminals import add_terminal
 from clubcore.sale import Sale, SaleKind, SaleLine, Tender, new_sale_id
+from clubcore.wire import sale_to_wire
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -211,7 +212,7 @@ def make_sale(
         points_earned=earned, tender=Tender.CASH, lines=(line,), member_no=member_no,
         tier="gold" if member_no else None, id_method="card" if member_no else None,
     )  # fmt: skip
-    return {**sale.to_wire(), **overrides}
+    return {**sale_to_wire(sale), **overrides}
 
 
 def push(client: Any, lane: Lane, *sales: Any) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from club_server.flags import list_flags
 from club_server.schema import points_ledger, sales
 from club_server.upserts import put_settings
 from clubcore.sale import Sale, SaleKind, SaleLine, Tender, new_sale_id
+from clubcore.wire import sale_to_wire
 from terminal.bootstrap import Terminal
 from terminal.demo_data import DEMO_MANAGER_PIN, member_number
 from terminal.refunds import refund_sale, void_sale
@@ -241,8 +242,8 @@ def test_returns_must_not_exceed_the_sale_they_reverse(
     rest = lane_return(original, [first], {1: 1, 2: 1})
     greedy = dataclasses.replace(lane_return(original, [], {2: 1}), points_earned=-10)
     unknown = lane_return(dataclasses.replace(original, sale_id=new_sale_id()), [], {1: 1})
-    results = push(client, lane, *(s.to_wire() for s in (original, first, too_many, rest, greedy,
-                                                         unknown)))  # fmt: skip
+    pushed = (original, first, too_many, rest, greedy, unknown)
+    results = push(client, lane, *map(sale_to_wire, pushed))
     assert [r["status"] for r in results] == ["created", "created", "rejected", "created",
                                               "rejected", "rejected"]  # fmt: skip
     assert "line 1: 2 returned, 1 left" in results[2]["error"]
@@ -253,7 +254,7 @@ def test_returns_must_not_exceed_the_sale_they_reverse(
     again = lane_return(original, [first], {2: 1})
     void = lane_return(original, [], {1: 3, 2: 1})
     of_a_return = lane_return(first, [], {1: 2})
-    results = push(client, lane, again.to_wire(), void.to_wire(), of_a_return.to_wire())
+    results = push(client, lane, *map(sale_to_wire, (again, void, of_a_return)))
     assert [r["status"] for r in results] == ["rejected"] * 3
     assert "line 2: 1 returned, 0 left" in results[0]["error"]
     assert "a void must be the first return of its sale" in results[1]["error"]

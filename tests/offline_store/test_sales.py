@@ -92,7 +92,7 @@ def test_kill_9_inside_the_transaction_keeps_committed_and_loses_uncommitted(
     db = open_db(Path(data_dir) / "terminal.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert [r["sale_id"] for r in db["sales"].rows] == [committed]
-    assert [e.idempotency_key for e in outbox.pending(db)] == [committed]
+    assert [e.idempotency_key for e in outbox.next_batch(db)] == [committed]
     assert db.execute("SELECT COUNT(DISTINCT sale_id) FROM points_ledger").fetchone()[0] == 1
     assert db["sale_lines"].count == 1
     db.close()

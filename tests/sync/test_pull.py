@@ -58,12 +58,18 @@ def test_a_page_is_applied_with_its_cursor_and_reapplying_is_harmless(
     [
         (page(upsert(101, "products", "P9", PRODUCT), cursor=99), "behind"),
         (page(upsert(101, "products", "P9", PRODUCT), upsert(102, "staff", "x", []), cursor=102),
-         "unknown entity"),
-        (page({"seq": 101, "entity": "products", "op": "merge", "key": "P9"}, cursor=101), "op"),
+         "changes.1: .*tag 'staff'"),  # an unknown entity
+        (page({"seq": 101, "entity": "products", "op": "merge", "key": "P9"}, cursor=101),
+         "changes.0.products.op: .*'upsert' or 'delete'"),
         (page(upsert(101, "products", "P8", PRODUCT), cursor=101), "does not have the key"),
-        (page(upsert(101, "products", "P9", PRODUCT[:3]), cursor=101), "array of 8"),
-        ({"changes": [], "cursor": "x", "more": False}, "not a cursor"),
-        ({"changes": {}, "cursor": 101, "more": False}, "not a list"),
+        (page(upsert(101, "products", "P9", PRODUCT[:3]), cursor=101),
+         "changes.0.products.row.3: Field required"),  # a row of 3 values, not 8
+        (page(upsert(101, "products", "P9", [*PRODUCT[:4], True, *PRODUCT[5:]]), cursor=101),
+         "changes.0.products.row.4: Input should be a valid integer"),  # a bool is no price
+        ({"changes": [], "cursor": "x", "more": False}, "cursor: Input should be a valid integer"),
+        ({"changes": [], "cursor": -1, "more": False}, "cursor: Input should be greater"),
+        ({"changes": {}, "cursor": 101, "more": False}, "changes: Input should be a valid list"),
+        ({"changes": [], "cursor": 101, "more": 1}, "more: Input should be a valid boolean"),
     ],
 )  # fmt: skip
 def test_a_bad_page_is_refused_whole(

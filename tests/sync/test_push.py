@@ -143,3 +143,23 @@ def test_batches_and_entries_of_another_terminal(terminal: Terminal, serve: Serv
         "SELECT last_error FROM outbox WHERE idempotency_key = ?", [foreign]
     ).fetchone()[0]
     assert "not sent: recorded by terminal T-old" in error
+
+
+@pytest.mark.parametrize(
+    ("result", "text"),
+    [
+        ({"status": "created", "change_seq": True}, r"results\.0\.created\.change_seq"),
+        ({"status": "created", "change_seq": "12"}, r"results\.0\.created\.change_seq"),
+        ({"status": "lost"}, r"results\.0: .*tag 'lost'"),
+        ({"status": "rejected"}, r"results\.0\.rejected\.error: Field required"),
+    ],
+)
+def test_an_answer_that_breaks_the_wire_model_fails_the_batch(
+    terminal: Terminal, serve: Serve, result: dict[str, Any], text: str
+) -> None:
+    [key] = ring_up(terminal, 1)
+    server = serve(lambda r: json_reply({"results": [{"sale_id": key, **result}]}))
+    with pytest.raises(ProtocolError, match=f"POST /v1/sales: {text}"):
+        push(terminal, server.url)
+    assert outbox_counts(terminal.db) == (1, 0)
+    assert terminal.db.execute("SELECT attempts FROM outbox").fetchone()[0] == 1

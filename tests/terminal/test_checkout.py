@@ -100,7 +100,7 @@ def test_complete_records_sale_ledger_and_outbox_together(terminal: Terminal) ->
     assert sale.points_redeemed == 200 and sale.points_discount == 200 * 100
     stored = sales.get_sale(terminal.db, sale.sale_id)
     assert stored == sale
-    entries = outbox.pending(terminal.db)
+    entries = outbox.next_batch(terminal.db)
     assert [e.idempotency_key for e in entries] == [sale.sale_id]
     after = members.get_member(terminal.db, member_no).points_balance
     assert after == balance - 200 + sale.points_earned

@@ -173,7 +173,8 @@ def test_server_down(empty_terminal: Terminal) -> None:
 
 
 def _health(request: Request) -> Reply:
-    return json_reply({"status": "ok", "version": "test", "time": datetime.now(UTC).isoformat()})
+    now = datetime.now(UTC).isoformat()
+    return json_reply({"status": "ok", "version": "test", "time": now, "protocol": 1})
 
 
 @pytest.fixture

@@ -1,0 +1,544 @@
+"""The sync protocol's messages (``docs/sync-protocol.md``), defined once for both ends.
+
+Every request and response body of protocol v1 is a pydantic model here: the
+club server declares them on its routes (so its OpenAPI document describes
+them) and the terminal's client validates the server's answers with them.
+Types are strict where it matters: a boolean is not a number, a number is
+not text. Bounds are those of the protocol (:data:`MAX_SALES` sales per
+push, :data:`MAX_LINES` lines per sale, amounts within
+``±``:data:`AMOUNT_LIMIT`).
+
+=====================================  =================================================
+message                                model
+=====================================  =================================================
+any 4xx/5xx                            :class:`ErrorBody`
+``GET /v1/health``                     :class:`Health`
+``POST /v1/enroll``                    :class:`EnrollRequest` -> :class:`EnrollResponse`
+``GET /v1/snapshot``                   :class:`Manifest`
+``GET /v1/snapshot/{entity}``          NDJSON rows, then :class:`NextLine`
+                                       (:func:`snapshot_page_schema`, :func:`row_schemas`)
+``GET /v1/changes``                    :class:`ChangesPage` (rows typed per entity)
+``POST /v1/sales``                     :class:`SalesPush` of :class:`WireSale` ->
+                                       :class:`SalesResults` of :data:`SaleResult`
+``GET /v1/reports/daily``              :class:`WireDailyReport`
+``POST /v1/credential/rotate``         :class:`Rotation` (pending or active)
+``POST /v1/decommission``              :class:`Decommissioned`
+=====================================  =================================================
+
+Validating raises :class:`pydantic.ValidationError`; each end maps it where
+the message enters (the server answers 422 or a per-item ``rejected``, the
+terminal raises ``ProtocolError``), with :func:`summary` as the text.
+
+A sale's wire form is :class:`WireSale`; :func:`sale_to_wire`,
+:func:`sale_from_wire` and :func:`canonical_sale` convert. The canonical
+body (sorted keys, no spaces, UTF-8) is what the server hashes for
+idempotency, so it must never change for the same sale.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    RootModel,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
+
+from clubcore.errors import FormatError
+from clubcore.sale import Sale, SaleKind, SaleLine, Tender
+from clubcore.wire_rows import ENTITY_SHAPES, row_type
+
+__all__ = [
+    "AMOUNT_LIMIT",
+    "MAX_CHANGES",
+    "MAX_LINES",
+    "MAX_POSITION",
+    "MAX_SALES",
+    "WIRE_VERSION",
+    "ChangesPage",
+    "Decommissioned",
+    "DeviceInfo",
+    "EnrollRequest",
+    "EnrollResponse",
+    "EntityInfo",
+    "ErrorBody",
+    "Health",
+    "Manifest",
+    "NextLine",
+    "Rotation",
+    "RotationActive",
+    "RotationPending",
+    "SaleAccepted",
+    "SaleRefused",
+    "SaleResult",
+    "SalesPush",
+    "SalesResults",
+    "WireDailyReport",
+    "WireLine",
+    "WireSale",
+    "canonical_sale",
+    "parse_wire_sale",
+    "row_schemas",
+    "sale_from_wire",
+    "sale_to_wire",
+    "snapshot_page_schema",
+    "summary",
+]
+
+WIRE_VERSION = 1
+MAX_SALES = 500
+MAX_LINES = 1_000
+MAX_CHANGES = 10_000
+#: the largest amount, count or position a sale may carry (either sign)
+AMOUNT_LIMIT = 10**15
+#: the largest change-log position or count (a signed 64-bit integer in both databases)
+MAX_POSITION = 2**63 - 1
+
+Text = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+OptionalText = Annotated[StrictStr, Field(max_length=500)] | None
+Amount = Annotated[StrictInt, Field(ge=-AMOUNT_LIMIT, le=AMOUNT_LIMIT)]
+Position = Annotated[StrictInt, Field(ge=0, le=MAX_POSITION)]
+
+
+def _aware_time(value: object) -> object:
+    """ISO 8601 text with a UTC offset -> datetime (an aware datetime passes through)."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str) and 0 < len(value) <= 200:
+        parsed = datetime.fromisoformat(value)
+    else:
+        raise ValueError("must be ISO 8601 text")
+    if parsed.tzinfo is None:
+        raise ValueError("needs a UTC offset")
+    return parsed
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not 0 < len(value) <= 200:
+        raise ValueError("must be a YYYY-MM-DD date")
+    return date.fromisoformat(value)
+
+
+#: a time with offset; written back exactly as ``datetime.isoformat`` writes it
+IsoTime = Annotated[
+    datetime,
+    BeforeValidator(_aware_time),
+    PlainSerializer(datetime.isoformat, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    PlainSerializer(date.isoformat, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+
+
+class Message(BaseModel):
+    """A protocol message; fields the receiver does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def summary(exc: ValidationError, limit: int = 5) -> str:
+    """The first ``limit`` problems of ``exc`` as one line: ``where: what; ...``."""
+    problems = []
+    for error in exc.errors(include_url=False)[:limit]:
+        where = ".".join(str(p) for p in error["loc"])
+        problems.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "; ".join(problems) or "does not validate"
+
+
+# -- errors, health, enrollment -----------------------------------------------------------
+
+
+class ErrorBody(Message):
+    """Every 4xx/5xx answer: a stable code and a message for a technician."""
+
+    error: StrictStr = Field(description="a stable code, e.g. unauthorized, terminal-revoked")
+    message: StrictStr
+
+
+class Health(Message):
+    """``GET /v1/health``: liveness, the server's clock (for skew) and versions."""
+
+    status: Literal["ok"]
+    time: IsoTime
+    version: StrictStr
+    protocol: StrictInt
+
+
+class DeviceInfo(BaseModel):
+    """What the enrolling terminal says about itself (kept for the operator)."""
+
+    model_config = ConfigDict(extra="allow")
+    hostname: Annotated[StrictStr, Field(max_length=255)] | None = None
+    version: Annotated[StrictStr, Field(max_length=64)] | None = None
+
+
+class EnrollRequest(BaseModel):
+    """``POST /v1/enroll``: a one-time code (its format is checked by the server: 400)."""
+
+    code: Annotated[StrictStr, Field(max_length=64, description="XXXX-XXXX-XXXX")]
+    device: DeviceInfo = Field(default_factory=DeviceInfo)
+
+
+class EnrollResponse(Message):
+    """The terminal's identity and credential (shown only in this answer)."""
+
+    terminal_id: Text
+    store_id: Text
+    credential: Annotated[StrictStr, Field(min_length=3, description="<terminal_id>.<secret>")]
+    server_time: IsoTime
+
+    @model_validator(mode="after")
+    def _credential_of_terminal(self) -> EnrollResponse:
+        if not self.credential.startswith(f"{self.terminal_id}."):
+            raise ValueError("the credential does not belong to the terminal id")
+        return self
+
+
+# -- snapshot and deltas --------------------------------------------------------------------
+
+
+class EntityInfo(Message):
+    """One entity of a snapshot manifest."""
+
+    columns: list[StrictStr]
+    key: StrictStr | None = Field(default=None, description="key columns joined with '|'")
+    rows: Position = 0
+
+
+class Manifest(Message):
+    """``GET /v1/snapshot``: the cursor (taken before any page) and the entities."""
+
+    snapshot_id: StrictStr = ""
+    cursor: Position
+    server_time: IsoTime | None = None
+    entities: dict[str, EntityInfo]
+
+
+class NextLine(Message):
+    """The last line of a snapshot page: the key to ask for the next page after, or null."""
+
+    next: StrictStr | None
+
+
+def row_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON schema of each entity's wire row, by component name (``Row_members``)."""
+    return {
+        f"Row_{name}": TypeAdapter(row_type(shape)).json_schema()
+        for name, shape in ENTITY_SHAPES.items()
+    }
+
+
+def snapshot_page_schema(ref: str = "#/components/schemas/") -> dict[str, Any]:
+    """The JSON schema of one snapshot page, read as the list of its NDJSON lines.
+
+    Each line is a row of the entity (an array typed column by column, in the
+    manifest's order: a reference to one of :func:`row_schemas`, which the
+    document must hold under ``ref``) and the last one ``{"next": key or null}``.
+    """
+    rows = [{"$ref": ref + name} for name in row_schemas()]
+    return {
+        "type": "array",
+        "description": "the page's NDJSON lines (gzip): rows as arrays, then {'next': key}",
+        "items": {"anyOf": [*rows, NextLine.model_json_schema()]},
+    }
+
+
+def _change_model(name: str) -> Any:
+    shape = ENTITY_SHAPES[name]
+    fields: dict[str, Any] = {
+        "seq": (Position, ...),
+        "entity": (Literal[name], ...),
+        "op": (Literal["upsert", "delete"], ...),
+        "key": (StrictStr, ...),
+        "row": (row_type(shape) | None, Field(description=", ".join(shape.columns))),
+    }
+    return create_model(f"Change_{name}", __base__=Message, **fields)
+
+
+_CHANGE_MODELS = tuple(_change_model(name) for name in ENTITY_SHAPES)
+#: one change: ``op`` upsert with the row as it is now, or delete with ``row`` null
+Change: Any = Annotated[
+    functools.reduce(operator.or_, _CHANGE_MODELS), Field(discriminator="entity")
+]
+
+
+class ChangesPage(Message):
+    """``GET /v1/changes``: changes after a cursor, the new cursor, and whether more follow."""
+
+    changes: list[Change]
+    cursor: Position
+    more: bool = Field(strict=True)
+
+    @model_validator(mode="after")
+    def _rows_match(self) -> ChangesPage:
+        for change in self.changes:
+            if (change.op == "upsert") != (change.row is not None):
+                raise ValueError(f"change {change.seq}: an upsert has a row, a delete none")
+        return self
+
+
+# -- sales ------------------------------------------------------------------------------------
+
+
+class WireLine(BaseModel):
+    """One line of a sale on the wire."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    line_no: Amount
+    sku: Text
+    name: Text
+    category: Text
+    quantity: Amount
+    list_unit: Amount
+    unit_price: Amount
+    source: Text
+    offer_id: OptionalText = None
+    stacked_offer_id: OptionalText = None
+
+
+class WireSale(BaseModel):
+    """A sale, void or refund on the wire (``clubcore.sale.Sale``); ``sale_id`` is its key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: Literal[1]
+    sale_id: Text
+    kind: SaleKind
+    terminal_id: Text
+    store_id: Text
+    created_at: IsoTime
+    business_date: IsoDate
+    hour: Annotated[StrictInt, Field(ge=0, le=23)]
+    rules_version: Amount
+    currency: Text
+    subtotal_list: Amount
+    member_discount: Amount
+    subtotal: Amount
+    points_redeemed: Amount
+    points_discount: Amount
+    total: Amount
+    points_earned: Amount
+    tender: Tender
+    lines: Annotated[list[WireLine], Field(max_length=MAX_LINES)]
+    member_no: OptionalText = None
+    tier: OptionalText = None
+    id_method: OptionalText = None
+    ref_sale_id: OptionalText = None
+    staff_id: OptionalText = None
+    reason: OptionalText = None
+
+    @model_validator(mode="after")
+    def _points_need_a_member(self) -> WireSale:
+        if self.member_no is None and (self.points_earned or self.points_redeemed):
+            raise ValueError("points earned or redeemed on a sale without a member")
+        return self
+
+    def to_sale(self) -> Sale:
+        """The domain record."""
+        data = {name: getattr(self, name) for name in _SALE_NAMES}
+        lines = tuple(SaleLine(*(getattr(x, n) for n in _LINE_NAMES)) for x in self.lines)
+        return Sale(**data, lines=lines)
+
+
+_LINE_NAMES = tuple(WireLine.model_fields)
+_SALE_NAMES = tuple(n for n in WireSale.model_fields if n not in ("v", "lines"))
+
+
+def sale_to_wire(sale: Sale) -> dict[str, Any]:
+    """The JSON-ready wire form of ``sale`` (not validated: the receiver does that)."""
+    lines = [
+        WireLine.model_construct(**{n: getattr(x, n) for n in _LINE_NAMES}) for x in sale.lines
+    ]
+    data = {name: getattr(sale, name) for name in _SALE_NAMES}
+    wire = WireSale.model_construct(v=WIRE_VERSION, lines=lines, **data)
+    return wire.model_dump(mode="json")
+
+
+def sale_from_wire(data: Mapping[str, Any] | Any) -> Sale:
+    """Parse a sale's wire form.
+
+    Raises:
+        FormatError: not a well-formed sale (types, ranges, fields, lines).
+    """
+    return parse_wire_sale(data).to_sale()
+
+
+def parse_wire_sale(data: Any) -> WireSale:
+    """Validate one wire sale.
+
+    Raises:
+        FormatError: not a well-formed sale (types, ranges, fields, lines).
+    """
+    try:
+        return WireSale.model_validate(data)
+    except ValidationError as exc:
+        raise FormatError(f"malformed sale: {summary(exc)}") from None
+
+
+def canonical_sale(wire: WireSale) -> str:
+    """The canonical body of a sale: sorted keys, no spaces, UTF-8 text (hashed by the server)."""
+    return json.dumps(
+        wire.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+class _PushedSale:
+    """A pushed sale: documented as :class:`WireSale`, accepted as any JSON value.
+
+    The server validates each item on its own and answers a malformed one
+    ``rejected`` (not the whole request 422), so the list takes anything.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.any_schema()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(WireSale.__pydantic_core_schema__)
+
+
+class SalesPush(BaseModel):
+    """``POST /v1/sales``: at most :data:`MAX_SALES` sales, answered per item, in order."""
+
+    sales: Annotated[list[_PushedSale], Field(max_length=MAX_SALES)]
+
+
+class SaleAccepted(Message):
+    """Stored now (``created``) or before (``duplicate``, the first result)."""
+
+    sale_id: StrictStr
+    status: Literal["created", "duplicate"]
+    change_seq: Position | None = Field(
+        description="the change-log position of the member update; null for a non-member sale"
+    )
+
+
+class SaleRefused(Message):
+    """Not stored: another body for a known ``sale_id`` (``conflict``) or invalid (``rejected``)."""
+
+    sale_id: StrictStr | None
+    status: Literal["conflict", "rejected"]
+    error: StrictStr
+
+
+SaleResult = Annotated[SaleAccepted | SaleRefused, Field(discriminator="status")]
+
+
+class SalesResults(Message):
+    """One result per pushed sale, in order."""
+
+    results: list[SaleResult]
+
+
+# -- reports and lifecycle ---------------------------------------------------------------------
+
+
+class TierRow(Message):
+    tier: StrictStr
+    sales: StrictInt
+    total: StrictInt
+    discount: StrictInt
+    points_earned: StrictInt
+
+
+class HourRow(Message):
+    hour: StrictInt
+    sales: StrictInt
+    total: StrictInt
+    member_total: StrictInt
+
+
+class MemberRow(Message):
+    member_no: StrictStr
+    display_name: StrictStr | None
+    tier: StrictStr | None
+    total: StrictInt
+    visits: StrictInt
+
+
+class WireDailyReport(Message):
+    """``GET /v1/reports/daily``: ``clubcore.reports.DailyReport`` with ``scope`` ``store``."""
+
+    business_date: StrictStr
+    currency: StrictStr
+    scope: Literal["store", "lane"]
+    sales_count: StrictInt
+    returns_count: StrictInt
+    total: StrictInt
+    member_total: StrictInt
+    non_member_total: StrictInt
+    member_sales_count: StrictInt
+    member_share: float
+    member_count_share: float
+    list_total: StrictInt
+    member_discount: StrictInt
+    points_discount: StrictInt
+    discount_given: StrictInt
+    points_earned: StrictInt
+    points_redeemed: StrictInt
+    members_served: StrictInt
+    top20_share: float
+    by_tier: list[TierRow]
+    by_hour: list[HourRow]
+    top_members: list[MemberRow]
+
+
+class RotationPending(Message):
+    """Step 1 of a rotation: the new credential, pending until its first use."""
+
+    status: Literal["pending"]
+    terminal_id: StrictStr
+    credential: StrictStr
+    created_at: IsoTime
+
+
+class RotationActive(Message):
+    """Step 2: the pending credential is now the terminal's."""
+
+    status: Literal["active"]
+    terminal_id: StrictStr
+    activated_at: IsoTime
+
+
+class Rotation(RootModel[RotationPending | RotationActive]):
+    """``POST /v1/credential/rotate``: pending (step 1) or active (step 2), by ``status``."""
+
+    root: RotationPending | RotationActive = Field(discriminator="status")
+
+
+class Decommissioned(Message):
+    """``POST /v1/decommission``: the terminal is revoked."""
+
+    terminal_id: StrictStr
+    store_id: StrictStr
+    revoked_at: IsoTime
