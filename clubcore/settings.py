@@ -62,6 +62,7 @@ __all__ = [
     "FULLSCREEN",
     "KIOSK_SIZE",
     "LANE_KEYS",
+    "LANE_OWNED_KEYS",
     "LANGUAGE",
     "MAX_AGE_HOURS",
     "PHONE_SALT",
@@ -236,6 +237,8 @@ CLUB_KEYS = frozenset(
 )
 #: the keys ``terminal.toml`` sets
 LANE_KEYS = frozenset(key for key, spec in SPECS.items() if spec.owner is Owner.LANE)
+#: the keys the club's deltas never set on a lane (``terminal.toml``'s and provisioning's)
+LANE_OWNED_KEYS = frozenset(key for key, spec in SPECS.items() if spec.owner is not Owner.CLUB)
 
 #: what the default reader paths are once the terminal is provisioned
 PROVISIONED_READERS = ("pcsc", "wedge")

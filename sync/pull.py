@@ -12,6 +12,7 @@ nothing of it is applied.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,9 +21,12 @@ from typing import Any
 import sqlite_utils
 
 from clubcore.errors import ProtocolError
+from clubcore.settings import LANE_OWNED_KEYS
 from clubcore.wire import MAX_CHANGES, ChangesPage
 from sync.entities import entity
 from sync.http import SyncClient, parse_answer
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CHANGES_STREAM", "PullResult", "apply_page", "get_cursor", "pull_changes", "set_cursor"]
 
@@ -58,10 +62,19 @@ def set_cursor(db: sqlite_utils.Database, cursor: int) -> None:
 
 
 def _statements(page: ChangesPage) -> list[tuple[str, tuple[object, ...]]]:
-    """A checked page's changes as SQL; a key that does not match its row refuses the page."""
+    """A checked page's changes as SQL; a key that does not match its row refuses the page.
+
+    A change of a setting the lane owns (``terminal.toml``'s, provisioning's:
+    :data:`clubcore.settings.LANE_OWNED_KEYS`) is skipped with a warning: the
+    club never sets those, so such a change is a server's mistake or a hostile
+    push, and must not re-point the lane's identity, readers or server.
+    """
     out: list[tuple[str, tuple[object, ...]]] = []
     for change in page.changes:
         table = entity(change.entity)
+        if table.name == "settings" and change.key in LANE_OWNED_KEYS:
+            log.warning("ignored the club's change of the lane-owned setting %r", change.key)
+            continue
         parts = table.split_key(change.key)
         if change.row is None:
             out.append((table.delete_sql(), tuple(parts)))

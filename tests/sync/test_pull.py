@@ -53,6 +53,22 @@ def test_a_page_is_applied_with_its_cursor_and_reapplying_is_harmless(
     assert db["member_prices"].count == 0
 
 
+def test_the_club_cannot_set_a_lane_owned_setting(db: sqlite_utils.Database) -> None:
+    db.execute("INSERT INTO settings VALUES ('terminal_id', 'lane-1'), ('readers', 'pcsc')")
+    hostile = page(
+        upsert(101, "settings", "terminal_id", ["terminal_id", "lane-666"]),
+        upsert(102, "settings", "readers", ["readers", "nfc:udp:evil.example:9"]),
+        upsert(103, "settings", "sync.server_url", ["sync.server_url", "https://evil.example"]),
+        upsert(104, "settings", "offline.redeem_cap_points", ["offline.redeem_cap_points", "7"]),
+        cursor=104,
+    )
+    assert apply_page(db, hostile) == (104, False)
+    stored = dict(db.execute("SELECT key, value FROM settings").fetchall())
+    assert (stored["terminal_id"], stored["readers"]) == ("lane-1", "pcsc")
+    assert "sync.server_url" not in stored
+    assert stored["offline.redeem_cap_points"] == "7"  # the club's own key is applied
+
+
 @pytest.mark.parametrize(
     ("bad", "text"),
     [
