@@ -341,3 +341,24 @@ def test_classify_atr() -> None:
     assert apdu.classify_atr(ClassicCard.atr).label == "MIFARE Classic 1K"
     assert apdu.classify_atr(Type4Tag.atr).label == "ISO 14443-4"
     assert apdu.classify_atr(ContactCard.atr).label == "ISO 7816"
+
+
+@given(st.binary(max_size=40))
+def test_read_chip_signature_takes_only_a_32_byte_answer(reply: bytes) -> None:
+    try:
+        signature = apdu.read_chip_signature(lambda command: reply)
+    except CardIOError:  # a truncated reply: the card went away
+        assert len(reply) < 2
+        return
+    framed = reply[:3] == b"\xd5\x43\x00" and reply[-2:] == b"\x90\x00" and len(reply) == 37
+    assert signature == (reply[3:35] if framed else None)
+
+
+def test_read_chip_signature_replies() -> None:
+    signature = bytes(range(32))
+    assert (
+        apdu.read_chip_signature(lambda c: b"\xd5\x43\x00" + signature + b"\x90\x00") == signature
+    )
+    assert apdu.read_chip_signature(lambda c: b"\xd5\x43\x01\x90\x00") is None  # chip mute
+    assert apdu.read_chip_signature(lambda c: b"\x6a\x81") is None  # reader without it
+    assert apdu.read_chip_signature(lambda c: signature + b"\x90\x00") is None  # other framing
