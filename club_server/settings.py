@@ -89,17 +89,9 @@ class Setting:
 
 
 def _integer(low: int, high: int | None = None) -> Parser:
-    def parse(text: str) -> str:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
-        if value < low or (high is not None and value > high):
-            span = f"{low}..{high}" if high is not None else f"at least {low}"
-            raise ValueError(f"{value} is out of range ({span})")
-        return str(value)
-
-    return parse
+    """A server-only whole-number key, parsed as the core parses its own."""
+    whole = core.whole_number(low, high)
+    return lambda text: str(whole(text))
 
 
 def _core(spec: SettingSpec[Any]) -> Parser:

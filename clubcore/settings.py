@@ -83,6 +83,7 @@ __all__ = [
     "Owner",
     "SettingSpec",
     "Settings",
+    "whole_number",
 ]
 
 T = TypeVar("T")
@@ -115,7 +116,12 @@ class SettingSpec(Generic[T]):
     doc: str
 
 
-def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A parser of whole numbers in ``low..high`` (no upper bound when None).
+
+    The parser raises ValueError saying what is wrong with the text.
+    """
+
     def parse(text: str) -> int:
         try:
             value = int(text.strip())
@@ -201,7 +207,7 @@ DEFAULT_CURRENCY = "IRT"
 
 _CLUB, _PROV, _LANE = Owner.CLUB, Owner.PROVISIONING, Owner.LANE
 
-RULES_VERSION = SettingSpec("rules_version", _CLUB, 0, _whole(0), "the rule set's version")
+RULES_VERSION = SettingSpec("rules_version", _CLUB, 0, whole_number(0), "the rule set's version")
 CURRENCY = SettingSpec(
     "currency", _CLUB, DEFAULT_CURRENCY, _choice(*CURRENCIES),
     "the currency and its display unit, a key of clubcore.money.CURRENCIES (IRT: rial in toman)",
@@ -209,10 +215,10 @@ CURRENCY = SettingSpec(
 TIMEZONE = SettingSpec("timezone", _CLUB, "UTC", _timezone, "the stores' IANA time zone")
 PHONE_SALT = SettingSpec("phone_salt", _CLUB, b"", _hex, "the salt of phone lookup keys (hex)")
 REDEEM_CAP_POINTS = SettingSpec(
-    "offline.redeem_cap_points", _CLUB, 5_000, _whole(0), "points a member may redeem offline"
+    "offline.redeem_cap_points", _CLUB, 5_000, whole_number(0), "points a member may redeem offline"
 )
 MAX_AGE_HOURS = SettingSpec(
-    "offline.max_age_hours", _CLUB, 72, _whole(1, 24 * 365), "hours the cached data may age"
+    "offline.max_age_hours", _CLUB, 72, whole_number(1, 24 * 365), "hours the cached data may age"
 )
 REDEEM_UID_ONLY = SettingSpec(
     "policy.redeem_uid_only", _CLUB, False, _yes_no, "yes: a UID-only card may redeem points"
@@ -236,7 +242,7 @@ READERS: SettingSpec[tuple[str, ...]] = SettingSpec(
     "reader paths, comma-separated; unset: pcsc,wedge once provisioned, else sim",
 )  # fmt: skip
 LANGUAGE = SettingSpec("ui.language", _LANE, "en", _choice("en", "fa"), "the app's language")
-PIN_MIN_LENGTH = SettingSpec("pins.min_length", _LANE, 4, _whole(4, 12), "fewest PIN digits")
+PIN_MIN_LENGTH = SettingSpec("pins.min_length", _LANE, 4, whole_number(4, 12), "fewest PIN digits")
 FULLSCREEN = SettingSpec("kiosk.fullscreen", _LANE, False, _yes_no, "yes: the app fills the screen")
 KIOSK_SIZE = SettingSpec("kiosk.size", _LANE, (1280, 800), _size, "the window size, WxH")
 

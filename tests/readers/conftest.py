@@ -62,6 +62,12 @@ class Events:
         assert event.kind is CardKind.UNREADABLE
         return event
 
+    def drain(self) -> list[ReaderEvent]:
+        """Every event so far, the queued ones included."""
+        while not self.queue.empty():
+            self.seen.append(self.queue.get())
+        return self.seen
+
     def error(self, timeout: float = 10.0) -> ReaderStatus:
         """The next ERROR status, failing if a card is read first."""
         event = self.next(

@@ -37,10 +37,11 @@ from hypothesis import strategies as st
 
 from clubcore.errors import CardIOError, CardRejectedError, FormatError, ReaderUnavailableError
 from clubcore.originality import verify_originality
-from terminal.readers import CardKind, CardRead, ReaderEvent, ReaderState, ReaderStatus, open_reader
+from terminal.readers import CardKind, CardRead, ReaderState, ReaderStatus, open_reader
 from terminal.readers import nfc as driver
 from terminal.readers.apdu import MAX_MESSAGE
 from tests.card_fakes import MAKER_PUBLIC_KEY, chip_signature
+from tests.readers.conftest import Events
 from tests.readers.nfc_tag_emulator import Card, FakeDevice, Ntag215, Type4Card, ntag215_memory
 
 pytestmark = pytest.mark.timeout(60)
@@ -59,53 +60,6 @@ OTHER_MESSAGE = b"".join(ndef.message_encoder([ndef.TextRecord("issued at lane 3
 
 
 # ---------------------------------------------------------------- event helpers
-
-
-class Events:
-    """A reader sink that records every event and lets a test wait for one."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[ReaderEvent] = queue.Queue()
-        self.seen: list[ReaderEvent] = []
-
-    def __call__(self, event: ReaderEvent) -> None:
-        self.queue.put(event)
-
-    def wait(self, match: Callable[[ReaderEvent], bool], timeout: float = 10.0) -> ReaderEvent:
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                event = self.queue.get(timeout=remaining)
-            except queue.Empty:
-                break
-            self.seen.append(event)
-            if match(event):
-                return event
-        raise AssertionError(f"no matching event within {timeout} s; saw {self.seen}")
-
-    def read(self, timeout: float = 10.0) -> CardRead:
-        """The next card read, failing if a failed read of a present card comes first."""
-        event = self.wait(lambda e: isinstance(e, CardRead), timeout)
-        assert isinstance(event, CardRead)
-        assert event.error is None, f"expected a card, got a failed read {event!r}"
-        return event
-
-    def refusal(self, timeout: float = 10.0) -> CardRead:
-        """The next failed read of a present card, failing if a good read comes first."""
-        event = self.wait(lambda e: isinstance(e, CardRead), timeout)
-        assert isinstance(event, CardRead) and event.error is not None, event
-        assert event.kind is CardKind.UNREADABLE
-        return event
-
-    def status(self, state: ReaderState, timeout: float = 10.0) -> ReaderStatus:
-        event = self.wait(lambda e: isinstance(e, ReaderStatus) and e.state is state, timeout)
-        assert isinstance(event, ReaderStatus)
-        return event
-
-    def drain(self) -> list[ReaderEvent]:
-        while not self.queue.empty():
-            self.seen.append(self.queue.get())
-        return self.seen
 
 
 @contextmanager
@@ -174,7 +128,7 @@ def emulator() -> Iterator[Callable[..., Emulator]]:
 def test_udp_two_processes_read_type3_tag(emulator: Callable[..., Emulator]) -> None:
     emu = emulator("--ndef", MESSAGE.hex(), "--taps", "2")
     with running(f"nfc:udp:localhost:{emu.port}") as events:
-        first, second = events.read(), events.read()
+        first, second = events.card(), events.card()
         for read in (first, second):  # one read per tap
             assert read.source == f"nfc:udp:localhost:{emu.port}"
             assert (read.kind, read.uid, read.ndef) == (CardKind.NFC_TYPE3, IDM, MESSAGE)
@@ -248,12 +202,12 @@ def test_type2_and_type4_tags_are_read_one_per_tap(monkeypatch: pytest.MonkeyPat
     device = FakeDevice(ntag, t4)
     install(monkeypatch, device)
     with running("nfc:usb:054c:06c3") as events:
-        read = events.read()
+        read = events.card()
         assert (read.kind, read.uid, read.ndef) == (CardKind.NFC_TYPE2, ntag.uid, MESSAGE)
         assert read.source == "nfc:usb:054c:06c3"
         time.sleep(0.3)  # the card stays on the reader: no second read
         ntag.removed = True  # lifted; the Type 4 card is tapped next
-        read = events.read()
+        read = events.card()
         assert (read.kind, read.uid, read.ndef) == (CardKind.NFC_TYPE4, t4.uid, OTHER_MESSAGE)
     reads = [e for e in events.seen if isinstance(e, CardRead)]
     assert len(reads) == 2
@@ -269,7 +223,7 @@ def test_ntag_originality_signature_is_read(monkeypatch: pytest.MonkeyPatch) -> 
     clone = Ntag215(mute, signature=None)  # a chip without READ_SIG
     install(monkeypatch, FakeDevice(original, clone))
     with running("nfc:usb") as events:
-        read = events.read()
+        read = events.card()
         assert (read.kind, read.ndef, read.chip_signature) == (
             CardKind.NFC_TYPE2,
             MESSAGE,
@@ -277,7 +231,7 @@ def test_ntag_originality_signature_is_read(monkeypatch: pytest.MonkeyPatch) -> 
         )
         assert verify_originality(read.uid or b"", read.chip_signature or b"", [MAKER_PUBLIC_KEY])
         original.removed = True
-        read = events.read()
+        read = events.card()
         assert (read.uid, read.ndef, read.chip_signature) == (uid, MESSAGE, None)
 
 
@@ -287,7 +241,7 @@ def test_tag_without_ndef_is_uid_only(monkeypatch: pytest.MonkeyPatch) -> None:
     card = Ntag215(blank)
     install(monkeypatch, FakeDevice(card))
     with running("nfc:usb") as events:
-        read = events.read()
+        read = events.card()
     assert (read.kind, read.uid, read.ndef) == (CardKind.UID_ONLY, card.uid, None)
 
 
@@ -310,7 +264,7 @@ def test_card_removed_mid_read_reports_error_and_goes_on(
         assert card.removed
         good = Ntag215(ntag215_memory(MESSAGE))
         device.cards.append(good)  # tapped again (another card, to tell them apart)
-        read = events.read()
+        read = events.card()
         assert (read.kind, read.uid, read.ndef) == (CardKind.NFC_TYPE2, good.uid, MESSAGE)
     assert [e.uid for e in events.seen if isinstance(e, CardRead)] == [card.uid, good.uid]
 
@@ -337,7 +291,7 @@ def test_open_failures_report_hints_and_retry(monkeypatch: pytest.MonkeyPatch) -
         assert "plugdev" in first.detail
         second = events.status(ReaderState.RECONNECTING)
         assert "pn533_usb" in second.detail and "pcscd" in second.detail
-        assert events.read().uid == card.uid
+        assert events.card().uid == card.uid
     assert opened == ["usb:054c:06c3"] * 3
 
 
@@ -358,7 +312,7 @@ def test_usb_error_in_connect_closes_and_reopens(monkeypatch: pytest.MonkeyPatch
     with running("nfc:usb") as events:
         status = events.status(ReaderState.RECONNECTING)
         assert "reopening" in status.detail
-        assert events.read().uid == card.uid
+        assert events.card().uid == card.uid
         assert dead.closed and not fresh.closed
     assert len(opened) == 2 and fresh.closed
 
