@@ -20,6 +20,8 @@ key                             value
 ``offline.redeem_cap_points``   >= 0 points a member may redeem offline
 ``offline.max_age_hours``       1..8760 hours the lane's data may age
 ``policy.redeem_uid_only``      ``yes`` or ``no``
+``cards.originality_keys``      hex secp128r1 public keys, comma-separated
+``cards.require_originality``   ``yes`` or ``no``
 ``velocity.*``                  0..100000 (server only; 0 turns a check off)
 ==============================  ===============================================
 
@@ -99,6 +101,8 @@ def _core(spec: SettingSpec[Any]) -> Parser:
         value = spec.parse(text.strip())
         if isinstance(value, bool):
             return "yes" if value else "no"
+        if isinstance(value, tuple):  # a list of keys: canonical lower-case hex
+            return ",".join(item.hex() for item in value)
         return str(value)
 
     return parse
@@ -120,6 +124,10 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("offline.max_age_hours", _core(core.MAX_AGE_HOURS), "hours a lane's data may age"),
     Setting("policy.redeem_uid_only", _core(core.REDEEM_UID_ONLY),
             "yes: a UID-only read may redeem", _RULE),
+    Setting("cards.originality_keys", _core(core.ORIGINALITY_KEYS),
+            "chip makers' keys an NTAG's originality signature must verify under (hex, comma)"),
+    Setting("cards.require_originality", _core(core.REQUIRE_ORIGINALITY),
+            "yes: refuse a signed NTAG whose originality signature cannot be read"),
     Setting("velocity.max_sales", _VELOCITY, "flag more sales than this in the window (0: off)"),
     Setting("velocity.window_minutes", _VELOCITY, "the velocity window, minutes (0: off)"),
     Setting("velocity.store_hop_minutes", _VELOCITY, "flag two stores within this (0: off)"),

@@ -17,7 +17,7 @@ owner             keys                                                   written
 club              ``rules_version``, ``currency``, ``timezone``,         the club server
                   ``phone_salt``, ``points.*``, ``policy.*``,            (``club-server
                   ``offline.redeem_cap_points``,                         settings set``), synced
-                  ``offline.max_age_hours``                              to lanes in deltas
+                  ``offline.max_age_hours``, ``cards.*``                 to lanes in deltas
 provisioning      ``terminal_id``, ``store_id``, ``sync.server_url``,    ``club-terminal
                   ``sync.ca_bundle``, ``sync.provisioned_at``            provision``
 lane              ``readers``, ``ui.language``, ``pins.min_length``,     ``terminal.toml``
@@ -50,8 +50,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from clubcore.errors import ConfigError
+from clubcore.errors import ConfigError, FormatError
 from clubcore.money import CURRENCIES, Currency
+from clubcore.originality import OriginalityPolicy, parse_public_key
 from clubcore.points import POLICY_SETTINGS, PointsPolicy, policy_from_settings
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "LANE_OWNED_KEYS",
     "LANGUAGE",
     "MAX_AGE_HOURS",
+    "ORIGINALITY_KEYS",
     "PHONE_SALT",
     "PIN_MIN_LENGTH",
     "PROVISIONED_AT",
@@ -72,6 +74,7 @@ __all__ = [
     "READERS",
     "REDEEM_CAP_POINTS",
     "REDEEM_UID_ONLY",
+    "REQUIRE_ORIGINALITY",
     "RULES_VERSION",
     "SERVER_URL",
     "SPECS",
@@ -173,6 +176,19 @@ def _hex(text: str) -> bytes:
         raise ValueError("is not hex") from None
 
 
+def _public_keys(text: str) -> tuple[bytes, ...]:
+    """Comma-separated hex secp128r1 points; empty: none (the check is off)."""
+    keys = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            keys.append(parse_public_key(_hex(part)))
+        except FormatError as exc:
+            raise ValueError(f"{part[:16]}...: {exc}") from None
+    return tuple(keys)
+
+
 def _paths(text: str) -> tuple[str, ...]:
     paths = tuple(path.strip() for path in text.split(",") if path.strip())
     if not paths:
@@ -208,6 +224,15 @@ MAX_AGE_HOURS = SettingSpec(
 REDEEM_UID_ONLY = SettingSpec(
     "policy.redeem_uid_only", _CLUB, False, _yes_no, "yes: a UID-only card may redeem points"
 )
+ORIGINALITY_KEYS: SettingSpec[tuple[bytes, ...]] = SettingSpec(
+    "cards.originality_keys", _CLUB, (), _public_keys,
+    "chip makers' secp128r1 public keys (hex, comma-separated) that an NTAG's originality "
+    "signature must verify under; empty: not checked",
+)  # fmt: skip
+REQUIRE_ORIGINALITY = SettingSpec(
+    "cards.require_originality", _CLUB, False, _yes_no,
+    "yes: refuse a signed NTAG whose originality signature cannot be read (with keys set)",
+)  # fmt: skip
 TERMINAL_ID = SettingSpec("terminal_id", _PROV, "unprovisioned", _text, "this terminal's id")
 STORE_ID = SettingSpec("store_id", _PROV, "unprovisioned", _text, "this terminal's store")
 SERVER_URL = SettingSpec("sync.server_url", _PROV, None, _optional, "the club server's URL")
@@ -227,8 +252,9 @@ SPECS: dict[str, SettingSpec[object]] = {
     spec.key: spec  # type: ignore[misc]
     for spec in (
         RULES_VERSION, CURRENCY, TIMEZONE, PHONE_SALT, REDEEM_CAP_POINTS, MAX_AGE_HOURS,
-        REDEEM_UID_ONLY, TERMINAL_ID, STORE_ID, SERVER_URL, CA_BUNDLE, PROVISIONED_AT,
-        READERS, LANGUAGE, PIN_MIN_LENGTH, FULLSCREEN, KIOSK_SIZE,
+        REDEEM_UID_ONLY, ORIGINALITY_KEYS, REQUIRE_ORIGINALITY, TERMINAL_ID, STORE_ID,
+        SERVER_URL, CA_BUNDLE, PROVISIONED_AT, READERS, LANGUAGE, PIN_MIN_LENGTH, FULLSCREEN,
+        KIOSK_SIZE,
     )
 }  # fmt: skip
 #: the keys only the club sets (``points.*`` included)
@@ -329,6 +355,11 @@ class Settings:
     @property
     def redeem_uid_only(self) -> bool:
         return self.get(REDEEM_UID_ONLY)
+
+    @property
+    def originality_policy(self) -> OriginalityPolicy:
+        """Chip originality checks (``cards.*``); ConfigError on a malformed key."""
+        return OriginalityPolicy(self.get(ORIGINALITY_KEYS), self.get(REQUIRE_ORIGINALITY))
 
     # -- provisioning's ------------------------------------------------------
 

@@ -13,6 +13,7 @@ import sqlite_utils
 
 from clubcore.identity import e164_lookup_key
 from clubcore.member import MemberSummary, UidCard
+from clubcore.originality import OriginalityPolicy
 from offline_store.settings import read_settings
 
 __all__ = ["StoreCardDirectory", "add_public_key", "revoke_card"]
@@ -53,6 +54,14 @@ class StoreCardDirectory:
             [uid.hex().upper()],
         ).fetchone()
         return UidCard(str(row[0]), row[1] == "uid-only") if row else None
+
+    def originality_policy(self) -> OriginalityPolicy:
+        """The club's ``cards.*`` settings.
+
+        Raises:
+            ConfigError: a stored key is malformed.
+        """
+        return read_settings(self.db).originality_policy
 
     def member_for_phone(self, e164: str) -> str | None:
         salt = read_settings(self.db).phone_salt

@@ -13,9 +13,11 @@ read                        checks                                          stre
 ==========================  ==============================================  ============
 a failed read (``error``)   none: refused as ``unreadable`` with the cause  -
 NFC / contact with NDEF     club record, key id known, Ed25519 signature    ``signed``
-                            over the UID read, serial and UID not revoked,
-                            not expired; member looked up (a member not
-                            in the cache yet is accepted, flagged)
+                            over the UID read, the chip's originality
+                            (signed NTAGs, when the club set keys), serial
+                            and UID not revoked, not expired; member looked
+                            up (a member not in the cache yet is accepted,
+                            flagged)
 chip without a club record  UID not revoked, UID registered to a member    ``uid-only``
                             as a UID-only card (the UID of a signed card
                             is refused as a copy, never a downgrade)
@@ -23,6 +25,14 @@ QR text (``CT1:``)          as NDEF, with UID ``b""``                       ``si
 magstripe track 2           not expired, member in the cache                ``unverified``
 member number / phone       member in the cache                             ``unverified``
 ==========================  ==============================================  ============
+
+Chip originality (:mod:`clubcore.originality`): when the club configured
+manufacturer keys (``cards.originality_keys``), a signed Type 2 card (an
+NTAG21x) must show a READ_SIG signature over its UID that one of them
+verifies, or it is refused as ``copied`` (a magic chip carrying a copied UID
+and record). A read without a signature (the reader or the chip could not
+give one) is accepted with ``chip_original=False`` unless
+``cards.require_originality`` is set, when it is refused as ``copied`` too.
 
 Checks run in the order of the table, so a revoked card that has also expired
 is reported as revoked. Besides its strength, an identification says how
@@ -49,9 +59,10 @@ from clubcore.cardformat import (
     decode_payload,
     verify_signature,
 )
-from clubcore.errors import CardRejectedError, FormatError
+from clubcore.errors import CardRejectedError, ConfigError, FormatError
 from clubcore.identity import IdMethod
 from clubcore.member import MemberSummary, UidCard
+from clubcore.originality import OriginalityPolicy, verify_originality
 from terminal.entry import (
     MagstripeEntry,
     PhoneEntry,
@@ -153,6 +164,9 @@ class CardDirectory(Protocol):
         When a signed card and a UID-only card share the UID, the signed one.
         """
 
+    def originality_policy(self) -> OriginalityPolicy:
+        """The club's chip originality keys and whether a signature is required."""
+
     def member_for_phone(self, e164: str) -> str | None:
         """The member number for a mobile number, or None.
 
@@ -175,6 +189,10 @@ class Identification:
         serial: the card serial (signed cards only).
         source: the reader path the read came from.
         kind: the medium.
+        chip_original: for a signed NTAG when the club checks originality:
+            True when the chip's originality signature verified, False when
+            none could be read (accepted by policy: weaker); None when not
+            checked (no keys configured, or not a chip of that kind).
     """
 
     member_no: str
@@ -185,6 +203,7 @@ class Identification:
     serial: int | None
     source: str
     kind: CardKind
+    chip_original: bool | None = None
 
 
 #: media whose signature must bind the chip UID (contact cards may have none)
@@ -265,6 +284,7 @@ def _identify_signed(
         raise reject(RejectReason.UNKNOWN_KEY, "The stored key is damaged; resync") from exc
     if not genuine:
         raise reject(RejectReason.FORGED)
+    chip_original = _check_originality(read, uid, directory) if uid else None
     if directory.is_revoked(card.fields.serial) or (uid and directory.is_uid_revoked(uid)):
         raise reject(RejectReason.REVOKED)
     if today > card.fields.expiry:
@@ -279,7 +299,46 @@ def _identify_signed(
         serial=card.fields.serial,
         source=read.source,
         kind=read.kind,
+        chip_original=chip_original,
     )
+
+
+def _check_originality(read: CardRead, uid: bytes, directory: CardDirectory) -> bool | None:
+    """Check a signed NTAG's originality signature; see the module docstring.
+
+    Returns:
+        True (verified), False (none offered, accepted), None (not checked).
+
+    Raises:
+        CardRejectedError: ``copied``: the signature does not verify, or none
+            was offered and the club requires one.
+    """
+    if read.kind is not CardKind.NFC_TYPE2:
+        return None
+    try:
+        policy = directory.originality_policy()
+        if not policy.enabled:
+            return None
+        if read.chip_signature is None:
+            if policy.required:
+                raise reject(
+                    RejectReason.COPIED,
+                    "The chip gave no originality signature, and this club requires one "
+                    "(tap it on a reader that can read it)",
+                )
+            return False
+        original = verify_originality(uid, read.chip_signature, policy.keys)
+    except (ConfigError, FormatError) as exc:  # the club's keys, never the card's fault
+        raise reject(
+            RejectReason.UNREADABLE, "The club's chip originality keys are damaged; resync"
+        ) from exc
+    if not original:
+        raise reject(
+            RejectReason.COPIED,
+            f"The chip is not an original: its originality signature does not match "
+            f"its UID {uid.hex().upper()}",
+        )
+    return True
 
 
 def _identify_uid(read: CardRead, uid: bytes, directory: CardDirectory) -> Identification:

@@ -116,6 +116,8 @@ def _describe(terminal: Terminal, read: CardRead, found: verifier.Identification
         "method": str(found.method),
         "flagged_unsynced": found.flagged_unsynced,
         "serial": found.serial,
+        "chip_signature": read.chip_signature.hex() if read.chip_signature else None,
+        "chip_original": found.chip_original,
     }
     if found.member is not None:
         member = members.get_member(terminal.db, found.member_no)
@@ -186,6 +188,11 @@ def read(
             name, tier = info.get("name", "new member"), info.get("tier", "base tier")
             who = f"{name} ({found.member_no}, {tier})"
             click.echo(f"ACCEPTED: {who} by {found.strength} {event.kind} from {event.source}")
+            if found.chip_original is False:
+                click.echo(
+                    "  no chip originality signature was read (this reader or chip cannot "
+                    "give one): accepted, weaker"
+                )
             if found.flagged_unsynced:
                 click.echo(
                     "  not in this terminal's cache yet: base-tier prices, flagged for the club"

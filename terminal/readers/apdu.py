@@ -17,6 +17,11 @@ NFC Forum Type 4       SELECT ``D2760000850101``, SELECT ``E103`` (CC), READ
 club contact card      SELECT :data:`CLUB_AID`, READ BINARY (Le ``00``) of a
                        2-byte big-endian length and the NDEF message
 UID-only storage card  ``FF CA`` only (MIFARE Classic and the like)
+NTAG21x originality    READ_SIG ``3C 00`` through the reader's direct
+signature              transmit, PN53x style (ACR122U and kin): ``FF 00 00
+                       00 04 D4 42 3C 00`` (InCommunicateThru), answered
+                       ``D5 43 <status> <32 bytes>``; other readers refuse the
+                       pseudo-APDU and give no signature
 =====================  =====================================================
 
 ``61xx`` is followed by GET RESPONSE, ``6Cxx`` by the same command with Le
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 
 from clubcore.cardformat import wrap_tlv
 from clubcore.errors import CardIOError, CardRejectedError, FormatError
+from clubcore.originality import READ_SIG, SIGNATURE_SIZE
 from terminal.readers.base import CardKind
 
 __all__ = [
@@ -48,6 +54,7 @@ __all__ = [
     "parse_type2_cc",
     "parse_type4_cc",
     "read_card",
+    "read_chip_signature",
     "read_club_file",
     "read_type2",
     "read_type4",
@@ -67,6 +74,8 @@ SW_EOF = 0x6282  # end of file reached before Le bytes: the data is still good
 MAX_MESSAGE = 8192  # no club payload is anywhere near this
 _TYPE2_NAMES = {0x0003: "MIFARE Ultralight / NTAG", 0x003A: "MIFARE Ultralight C"}
 _STORAGE_NAMES = {0x0001: "MIFARE Classic 1K", 0x0002: "MIFARE Classic 4K", **_TYPE2_NAMES}
+#: PN53x InCommunicateThru (D4 42) in the ACR122U's direct transmit (FF 00 00 00 Lc)
+_DIRECT_READ_SIG = bytes([0xFF, 0x00, 0x00, 0x00, 2 + len(READ_SIG), 0xD4, 0x42]) + READ_SIG
 _UNSUPPORTED_SW1 = {0x68, 0x6A, 0x6B, 0x6D, 0x6E}  # "not here": function, file, P1P2, INS, CLA
 
 
@@ -351,6 +360,31 @@ def write_type2(transmit: Transmit, message: bytes) -> None:
 
 def _write_page(transmit: Transmit, page: int, data: bytes) -> None:
     exchange(transmit, bytes([0xFF, 0xD6, 0x00, page, 0x04]) + data, f"WRITE page {page}")
+
+
+def read_chip_signature(transmit: Transmit) -> bytes | None:
+    """Ask an NTAG21x for its originality signature (READ_SIG) through the reader.
+
+    Sent after the NDEF read, while the chip is still active. Only a 32-byte
+    answer counts: a reader that refuses the pseudo-APDU or answers in another
+    framing, and a chip that does not answer or NAKs (no READ_SIG: not an
+    NTAG21x, or a magic chip without it), give None, which the verifier
+    cannot tell apart (see ``docs/card-format.md``).
+
+    Returns:
+        The 32 bytes the chip answered, or None.
+
+    Raises:
+        CardIOError: the card went away or the reply was truncated.
+    """
+    try:
+        data = exchange(transmit, _DIRECT_READ_SIG, "READ_SIG")
+    except _StatusError:
+        return None
+    if data[:2] != b"\xd5\x43" or len(data) < 3 or data[2] & 0x3F:
+        return None  # not PN53x framing, or the chip did not answer (status != 0)
+    signature = bytes(data[3:])
+    return signature if len(signature) == SIGNATURE_SIZE else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,10 @@ class CardRead:
         atr: the ATR of a PC/SC card, if any (diagnostics).
         error: why a card that was present could not be read; such a read is
             always refused (:func:`terminal.verifier.identify`).
+        chip_signature: what an NTAG21x answered to READ_SIG (its maker's
+            originality signature over the UID, 32 bytes when genuine), or None
+            when the reader or the chip did not give one
+            (:mod:`clubcore.originality`).
     """
 
     source: str
@@ -82,6 +86,7 @@ class CardRead:
     monotonic: float = field(default_factory=time.monotonic)
     atr: bytes | None = None
     error: str | None = None
+    chip_signature: bytes | None = None
 
 
 class ReaderState(enum.StrEnum):

@@ -8,8 +8,11 @@ paths                           ``nfc:usb``, ``nfc:usb:<vid>:<pid>``,
                                 ``nfc:udp:<host>:<port>`` (IPv4 or a host name)
 devices                         nfcpy 1.0.4's: ACR122U, RC-S380, RC-S330/360/370,
                                 PN531/532/533, SCL3711; ``udp`` for tests
-NFC Forum Type 2 (NTAG21x)      UID and NDEF (polled as ``106A``)
-NFC Forum Type 3 (FeliCa)       UID (IDm) and NDEF (polled as ``212F``)
+NFC Forum Type 2 (NTAG21x)      UID and NDEF (polled as ``106A``); an NTAG21x's
+                                originality signature (READ_SIG)
+NFC Forum Type 3 (FeliCa)       UID (IDm) and NDEF (polled as ``212F``); the
+                                attribute block is read first and a message
+                                over ``apdu.MAX_MESSAGE`` refused unread
 NFC Forum Type 4 (A and B)      UID and NDEF application (``106A``, ``106B``)
 Type 1, MIFARE Classic, others  UID only (:attr:`CardKind.UID_ONLY`)
 one read per tap                yes: nfcpy's presence check waits for removal
@@ -27,6 +30,11 @@ with the tag's NFC kind and ``ndef=b""`` (raw facts; the verifier refuses it). A
 tag without a readable NDEF area is UID_ONLY only if it is still present: nfcpy
 reports read errors as "no NDEF", and a card pulled away mid-read must not pass
 as a UID-only card.
+
+Size caps: a Type 3 message longer than ``apdu.MAX_MESSAGE`` is refused from
+its attribute block, before nfcpy reads any of it. Type 2 and Type 4 messages
+are read by nfcpy first and refused after (nfcpy reads them whole; a Type 2
+tag holds at most 2 KB, a Type 4 NDEF file at most 64 KB).
 """
 
 from __future__ import annotations
@@ -48,10 +56,12 @@ import nfc.clf.device
 import nfc.clf.transport
 import nfc.tag
 import nfc.tag.tt2
+import nfc.tag.tt2_nxp
 import nfc.tag.tt3
 import nfc.tag.tt4
 
 from clubcore.errors import CardIOError, CardRejectedError, FormatError, ReaderUnavailableError
+from clubcore.originality import SIGNATURE_SIZE
 from terminal.readers.apdu import MAX_MESSAGE
 from terminal.readers.base import Backoff, CardKind, CardRead, ReaderState, ThreadedReader
 
@@ -194,6 +204,46 @@ def _ndef_octets(tag: Any) -> bytes | None:
     return bytes(found.octets)
 
 
+_NDEF_SYSTEM = 0x12FC  # the FeliCa system code of NFC Forum Type 3 NDEF
+
+
+def _check_type3_size(tag: Any) -> None:
+    """Refuse a Type 3 message over MAX_MESSAGE from its attribute block, unread.
+
+    nfcpy's ``tag.ndef`` reads the whole message the attribute block announces
+    (up to 16 MB) before we see any of it; this reads block 0 of the NDEF
+    service (0x000B) first, as nfcpy then does again.
+
+    Raises:
+        CardIOError: the announced length exceeds MAX_MESSAGE ("oversized").
+        nfc.tag.TagCommandError: the attribute block read failed.
+    """
+    if tag.sys != _NDEF_SYSTEM:  # a multi-system FeliCa card: select NDEF, as nfcpy does
+        try:
+            tag.idm, tag.pmm = tag.polling(_NDEF_SYSTEM)
+        except nfc.tag.tt3.Type3TagCommandError:
+            return  # no NDEF system: nfcpy finds no NDEF either
+        tag.sys = _NDEF_SYSTEM
+    attributes = bytes(tag.read_from_ndef_service(0))
+    length = int.from_bytes(attributes[11:14], "big")
+    if length > MAX_MESSAGE:
+        raise CardIOError(
+            f"the card announces an oversized message ({length} bytes) - tap again",
+            hint=f"at most {MAX_MESSAGE} bytes are read",
+        )
+
+
+def _chip_signature(tag: Any) -> bytes | None:
+    """An NTAG21x's originality signature; None when it gave none.
+
+    nfcpy's ``NTAG21x.signature`` answers 32 zero bytes when READ_SIG failed.
+    """
+    if not isinstance(tag, nfc.tag.tt2_nxp.NTAG21x):
+        return None
+    signature = bytes(tag.signature)
+    return signature if len(signature) == SIGNATURE_SIZE and any(signature) else None
+
+
 def read_tag(tag: Any, source: str) -> CardRead:
     """Read the UID and the NDEF message of an activated nfcpy tag.
 
@@ -204,19 +254,23 @@ def read_tag(tag: Any, source: str) -> CardRead:
         source: the reader path to put in the event.
 
     Returns:
-        a :class:`CardRead`: the tag's NFC kind with ``ndef`` set, or
-        :attr:`CardKind.UID_ONLY` without NDEF.
+        a :class:`CardRead`: the tag's NFC kind with ``ndef`` set (and an
+        NTAG21x's ``chip_signature``), or :attr:`CardKind.UID_ONLY` without NDEF.
 
     Raises:
-        CardIOError: the tag went away or answered garbage mid-read.
+        CardIOError: the tag went away or answered garbage mid-read, or holds
+            an oversized message.
         OSError: the reader device failed (nfcpy's ``connect()`` maps it to False).
     """
     uid = bytes(tag.identifier)
     kind = next((k for cls, k in _KINDS if isinstance(tag, cls)), CardKind.UID_ONLY)
     try:
+        if kind is CardKind.NFC_TYPE3:
+            _check_type3_size(tag)
         octets = _ndef_octets(tag) if kind is not CardKind.UID_ONLY else None
         present = octets is not None or bool(tag.is_present)
-    except OSError:
+        signature = _chip_signature(tag) if octets is not None else None
+    except (OSError, CardIOError):
         raise
     except _TAG_ERRORS as exc:
         raise CardIOError(CARD_REMOVED) from exc
@@ -229,7 +283,7 @@ def read_tag(tag: Any, source: str) -> CardRead:
         return CardRead(source, CardKind.UID_ONLY, uid=uid)
     if len(octets) > MAX_MESSAGE:  # nfcpy has read it already; we do not parse it
         raise CardIOError(f"the card holds an oversized message ({len(octets)} bytes) - tap again")
-    return CardRead(source, kind, uid=uid, ndef=octets)
+    return CardRead(source, kind, uid=uid, ndef=octets, chip_signature=signature)
 
 
 def write_tag(tag: Any, message: bytes, *, expect_uid: bytes | None = None) -> bytes:

@@ -6,7 +6,9 @@ feature                         supported
 readers                         every reader pcscd lists, or those whose name
                                 starts with the prefix; readers may come and go
 NFC Forum Type 2 (NTAG21x,      UID (``FF CA``) and NDEF (``FF B0`` page reads of
-MIFARE Ultralight)              4 or 16 bytes); writing with :func:`write_ntag`
+MIFARE Ultralight)              4 or 16 bytes); writing with :func:`write_ntag`;
+                                the originality signature (READ_SIG) on readers
+                                with PN53x direct transmit (ACR122U style)
 NFC Forum Type 4                UID and NDEF (ISO 7816-4 SELECT / READ BINARY)
 ISO 7816 contact cards          NDEF in the club application (:data:`CLUB_AID`)
 MIFARE Classic and the like     UID only (``CardKind.UID_ONLY``)
@@ -75,7 +77,7 @@ from smartcard.scard import (
 from clubcore.errors import CardIOError, CardRejectedError, FormatError, ReaderUnavailableError
 from terminal.readers import apdu
 from terminal.readers.apdu import CLUB_AID
-from terminal.readers.base import Backoff, CardRead, ReaderState, ThreadedReader
+from terminal.readers.base import Backoff, CardKind, CardRead, ReaderState, ThreadedReader
 
 __all__ = [
     "CARD_REMOVED",
@@ -347,13 +349,20 @@ class PcscReader(ThreadedReader):
                 session.connect()
                 atr = session.atr()
                 kind, uid, ndef = apdu.read_card(session.transmit, atr)
+                signature = None
+                if kind is CardKind.NFC_TYPE2:
+                    signature = apdu.read_chip_signature(session.transmit)
         except CardIOError as exc:
             text = str(exc)
             self.refuse(text if text == CARD_REMOVED else f"{text} - tap again")
         except (FormatError, CardRejectedError) as exc:
             self.refuse(f"unreadable card: {exc} - tap again")
         else:
-            self.emit(CardRead(f"pcsc:{reader}", kind, uid=uid, ndef=ndef, atr=atr))
+            self.emit(
+                CardRead(
+                    f"pcsc:{reader}", kind, uid=uid, ndef=ndef, atr=atr, chip_signature=signature
+                )
+            )
 
 
 def open(path: str, rest: str) -> PcscReader:

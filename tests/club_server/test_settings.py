@@ -18,6 +18,7 @@ from club_server.settings import (
 from club_server.upserts import put_settings
 from clubcore.errors import ConfigError
 from clubcore.points import PointsPolicy
+from tests.card_fakes import MAKER_PUBLIC_KEY
 from tests.club_server.conftest import Lane
 from tests.club_server.test_changes import changes
 
@@ -122,6 +123,9 @@ def test_a_refused_change_writes_nothing(database: Database) -> None:
         (("velocity.max_sales", "-1"), "velocity.max_sales: -1 is out of range"),
         (("velocity.window_minutes", ""), "velocity.window_minutes: '' is not a whole number"),
         (("velocity.store_hop_minutes", "100001"), "velocity.store_hop_minutes: 100001"),
+        (("cards.originality_keys", "04zz"), "cards.originality_keys: is not hex"),
+        (("cards.originality_keys", "04" + "00" * 32), "cards.originality_keys: 04000000"),
+        (("cards.require_originality", "1"), "cards.require_originality: '1' is not one of"),
         (("currency", "EUR", "currency", "USD"), "currency: given twice"),
         (("currency", "EUR", "timezone"), "timezone: no value given"),
     ],
@@ -157,3 +161,10 @@ def _accepts(parse: Any, value: int) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_originality_keys_are_stored_as_canonical_hex() -> None:
+    key = MAKER_PUBLIC_KEY.hex()
+    stored = parse_pairs(["cards.originality_keys", f" {key.upper()} ,, {key[:2]}{key[2:]} "])
+    assert stored == {"cards.originality_keys": f"{key},{key}"}
+    assert parse_pairs(["cards.originality_keys", ""]) == {"cards.originality_keys": ""}

@@ -7,7 +7,9 @@ import pytest
 from clubcore import settings as s
 from clubcore.errors import ConfigError
 from clubcore.money import CURRENCIES
+from clubcore.originality import OriginalityPolicy
 from clubcore.points import POLICY_SETTINGS, PointsPolicy
+from tests.card_fakes import MAKER_PUBLIC_KEY
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -62,6 +64,8 @@ def test_stored_values_are_parsed() -> None:
         ("kiosk.size", "big", lambda v: v.kiosk_size),
         ("timezone", "Mars/Base", lambda v: v.timezone),
         ("phone_salt", "zz", lambda v: v.phone_salt),
+        ("cards.originality_keys", "04" + "00" * 32, lambda v: v.originality_policy),
+        ("cards.require_originality", "on", lambda v: v.originality_policy),
     ],
 )
 def test_a_malformed_value_names_its_key_when_read(key: str, value: str, read: object) -> None:
@@ -79,3 +83,14 @@ def test_every_key_has_one_owner_and_the_owners_do_not_overlap() -> None:
                            "kiosk.size"} == s.LANE_KEYS  # fmt: skip
     for key, spec in s.SPECS.items():
         assert spec.key == key and spec.doc
+
+
+def test_originality_policy() -> None:
+    assert s.Settings({}).originality_policy == OriginalityPolicy((), False)
+    assert not s.Settings({}).originality_policy.enabled
+    key = MAKER_PUBLIC_KEY.hex()
+    parsed = s.Settings(
+        {"cards.originality_keys": f"{key}, {key}", "cards.require_originality": "yes"}
+    )
+    assert parsed.originality_policy == OriginalityPolicy((MAKER_PUBLIC_KEY,) * 2, True)
+    assert {"cards.originality_keys", "cards.require_originality"} <= s.CLUB_KEYS

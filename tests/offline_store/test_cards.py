@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from clubcore.member import UidCard
+from clubcore.originality import OriginalityPolicy
 from offline_store.cards import StoreCardDirectory
+from offline_store.settings import put_settings
 from terminal.bootstrap import Terminal
 from terminal.demo_data import member_number
+from tests.card_fakes import MAKER_PUBLIC_KEY
 
 SIGNED_UID = "04AA000000000001"
 UID_ONLY = "04BB000000000002"
@@ -34,3 +37,13 @@ def test_a_signed_card_wins_over_a_uid_only_card_with_the_same_uid(terminal: Ter
     add_card(terminal, "9003", SIGNED_UID, member_number(5), "uid-only")
     card = StoreCardDirectory(terminal.db).card_for_uid(bytes.fromhex(SIGNED_UID))
     assert card == UidCard(member_number(3), uid_only=False)
+
+
+def test_the_originality_policy_is_the_clubs_setting(terminal: Terminal) -> None:
+    directory = StoreCardDirectory(terminal.db)
+    assert not directory.originality_policy().enabled
+    put_settings(
+        terminal.db,
+        {"cards.originality_keys": MAKER_PUBLIC_KEY.hex(), "cards.require_originality": "yes"},
+    )
+    assert directory.originality_policy() == OriginalityPolicy((MAKER_PUBLIC_KEY,), True)

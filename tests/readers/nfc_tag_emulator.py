@@ -171,16 +171,27 @@ class Card:
 
 
 class Ntag215(Card):
+    """An NTAG215; READ_SIG answers ``signature``, or mutes when it is None."""
+
     sens_res, sel_res = b"\x44\x00", b"\x00"
 
-    def __init__(self, memory: bytearray, vanish_after_reads: int | None = None) -> None:
+    def __init__(
+        self,
+        memory: bytearray,
+        vanish_after_reads: int | None = None,
+        *,
+        signature: bytes | None = None,
+    ) -> None:
         super().__init__(bytes(memory[0:3] + memory[4:8]), vanish_after_reads)
         self.memory = memory
+        self.signature = signature
 
     def respond(self, command: bytes) -> bytes:
         pages = len(self.memory) // 4
         if command == b"\x60":  # GET_VERSION
             return bytes.fromhex("0004040201001103")
+        if command == b"\x3c\x00" and self.signature is not None:  # READ_SIG
+            return self.signature
         if command[0] == 0x30 and len(command) == 2:  # READ 4 pages
             self.count_read()
             if command[1] >= pages:

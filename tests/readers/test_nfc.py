@@ -36,8 +36,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clubcore.errors import CardIOError, CardRejectedError, FormatError, ReaderUnavailableError
+from clubcore.originality import verify_originality
 from terminal.readers import CardKind, CardRead, ReaderState, ReaderStatus, open_reader
 from terminal.readers import nfc as driver
+from terminal.readers.apdu import MAX_MESSAGE
+from tests.card_fakes import MAKER_PUBLIC_KEY, chip_signature
 from tests.readers.conftest import Events
 from tests.readers.nfc_tag_emulator import Card, FakeDevice, Ntag215, Type4Card, ntag215_memory
 
@@ -155,6 +158,20 @@ def test_udp_write_too_large_for_the_tag(emulator: Callable[..., Emulator]) -> N
     assert emu.finish()[-1] == f"NDEF {OTHER_MESSAGE.hex()}"  # unchanged
 
 
+def test_udp_oversized_type3_message_is_refused_from_its_attribute_block(
+    emulator: Callable[..., Emulator],
+) -> None:
+    huge = b"".join(ndef.message_encoder([ndef.TextRecord("x" * 9000)]))
+    assert len(huge) > MAX_MESSAGE
+    emu = emulator("--ndef", huge.hex(), "--capacity", str(len(huge)), "--tap-seconds", "1")
+    with running(f"nfc:udp:localhost:{emu.port}") as events:
+        refused = events.refusal()
+        output = emu.finish()
+    assert refused.uid == IDM and "oversized message (9" in (refused.error or "")
+    tap = next(line for line in output if line.startswith("TAP 1 "))
+    assert tap.split()[2] == "reads=1"  # the attribute block only, none of the 9 KB
+
+
 # ------------------------------------- fakes at nfcpy's device seam (see emulator)
 
 
@@ -197,6 +214,25 @@ def test_type2_and_type4_tags_are_read_one_per_tap(monkeypatch: pytest.MonkeyPat
     states = [e.state for e in events.seen if isinstance(e, ReaderStatus)]
     starting, ready, reading = ReaderState.STARTING, ReaderState.READY, ReaderState.READING
     assert states[:4] == [starting, ready, reading, ready]
+
+
+def test_ntag_originality_signature_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    signed, mute = ntag215_memory(MESSAGE), ntag215_memory(MESSAGE)
+    uid = bytes(signed[0:3] + signed[4:8])
+    original = Ntag215(signed, signature=chip_signature(uid))
+    clone = Ntag215(mute, signature=None)  # a chip without READ_SIG
+    install(monkeypatch, FakeDevice(original, clone))
+    with running("nfc:usb") as events:
+        read = events.card()
+        assert (read.kind, read.ndef, read.chip_signature) == (
+            CardKind.NFC_TYPE2,
+            MESSAGE,
+            chip_signature(uid),
+        )
+        assert verify_originality(read.uid or b"", read.chip_signature or b"", [MAKER_PUBLIC_KEY])
+        original.removed = True
+        read = events.card()
+        assert (read.uid, read.ndef, read.chip_signature) == (uid, MESSAGE, None)
 
 
 def test_tag_without_ndef_is_uid_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,17 +5,22 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from datetime import date
 
 import ndef
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clubcore import cardformat as cf
 from clubcore.cardformat import unwrap_tlv, wrap_tlv
 from clubcore.errors import CardIOError, CardRejectedError, FormatError, ReaderUnavailableError
+from clubcore.originality import OriginalityPolicy
 from terminal.readers import apdu, open_reader
 from terminal.readers.base import CardKind, ReaderState
 from terminal.readers.pcsc import CARD_REMOVED, PcscReader, list_readers, write_ntag
+from terminal.verifier import identify
+from tests.card_fakes import MAKER_PUBLIC_KEY, OTHER_MAKER, DictDirectory, chip_signature
 from tests.readers.conftest import READER, Events, Pcscd
 from tests.readers.vpcd import (
     ClassicCard,
@@ -56,9 +61,50 @@ def test_ntag215_read(
     assert read.ndef == payload
     assert read.source == f"pcsc:{READER}"
     assert read.atr == Ntag215.atr
-    assert all(apdu[:2] in (b"\xff\xca", b"\xff\xb0") for apdu in card.apdus)
+    assert all(apdu[:2] in (b"\xff\xca", b"\xff\xb0", b"\xff\x00") for apdu in card.apdus)
+    assert card.apdus[-1] == bytes.fromhex("FF00000004D4423C00")  # READ_SIG, after the NDEF
+    assert read.chip_signature is None  # this chip has none
     if read_size == 4:  # 4-byte readers need one read per page
         assert len(card.apdus) >= 2 + len(payload) // 4
+
+
+CLUB_KEY = cf.private_key_from_seed(bytes(range(32)))
+CLUB_CARD = cf.CardFields(key_id=3, member_no=123456789012, serial=1001, expiry=date(2030, 1, 1))
+
+
+@pcsc
+def test_ntag_originality_signature_tells_the_original_from_a_clone(
+    reader: PcscReader, events: Events, insert: Insert
+) -> None:
+    """Two NTAGs with the same UID and the same signed record, only one made by the maker."""
+    uid = bytes.fromhex("04112233445566")
+    record = cf.sign_card(CLUB_CARD, uid, CLUB_KEY)
+    directory = DictDirectory(
+        keys={3: cf.public_key_bytes(CLUB_KEY)},
+        originality=OriginalityPolicy((MAKER_PUBLIC_KEY,)),
+    )
+    cards = {
+        "original": Ntag215(record, uid=uid, signature=chip_signature(uid)),
+        "clone": Ntag215(record, uid=uid, signature=chip_signature(uid, OTHER_MAKER)),
+        "mute chip": Ntag215(record, uid=uid, signature=None),
+        "reader without": Ntag215(
+            record, uid=uid, signature=chip_signature(uid), direct_transmit=False
+        ),
+    }
+    reads = {}
+    for name, card in cards.items():
+        insert(card)
+        reads[name] = events.card()
+        card.remove()
+    assert all(read.ndef == record and read.uid == uid for read in reads.values())
+    assert reads["original"].chip_signature == chip_signature(uid)
+    assert identify(reads["original"], directory, today=date(2027, 1, 1)).chip_original is True
+    with pytest.raises(CardRejectedError) as copied:
+        identify(reads["clone"], directory, today=date(2027, 1, 1))
+    assert copied.value.reason == "copied" and "not an original" in (copied.value.hint or "")
+    for name in ("mute chip", "reader without"):  # no signature: the policy decides
+        assert reads[name].chip_signature is None
+        assert identify(reads[name], directory, today=date(2027, 1, 1)).chip_original is False
 
 
 @pcsc
@@ -295,3 +341,24 @@ def test_classify_atr() -> None:
     assert apdu.classify_atr(ClassicCard.atr).label == "MIFARE Classic 1K"
     assert apdu.classify_atr(Type4Tag.atr).label == "ISO 14443-4"
     assert apdu.classify_atr(ContactCard.atr).label == "ISO 7816"
+
+
+@given(st.binary(max_size=40))
+def test_read_chip_signature_takes_only_a_32_byte_answer(reply: bytes) -> None:
+    try:
+        signature = apdu.read_chip_signature(lambda command: reply)
+    except CardIOError:  # a truncated reply: the card went away
+        assert len(reply) < 2
+        return
+    framed = reply[:3] == b"\xd5\x43\x00" and reply[-2:] == b"\x90\x00" and len(reply) == 37
+    assert signature == (reply[3:35] if framed else None)
+
+
+def test_read_chip_signature_replies() -> None:
+    signature = bytes(range(32))
+    assert (
+        apdu.read_chip_signature(lambda c: b"\xd5\x43\x00" + signature + b"\x90\x00") == signature
+    )
+    assert apdu.read_chip_signature(lambda c: b"\xd5\x43\x01\x90\x00") is None  # chip mute
+    assert apdu.read_chip_signature(lambda c: b"\x6a\x81") is None  # reader without it
+    assert apdu.read_chip_signature(lambda c: signature + b"\x90\x00") is None  # other framing

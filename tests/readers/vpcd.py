@@ -12,7 +12,12 @@ card                 answers
 ===================  ========================================================
 :class:`Ntag215`     ``FF CA`` (7-byte UID), ``FF B0`` page reads (4 or 16
                      bytes per read), ``FF D6`` 4-byte page writes; PC/SC
-                     part 3 storage-card ATR (MIFARE Ultralight/NTAG)
+                     part 3 storage-card ATR (MIFARE Ultralight/NTAG);
+                     READ_SIG ``3C 00`` through an ACR122U-style direct
+                     transmit ``FF 00 00 00 04 D4 42 3C 00`` -> ``D5 43 00
+                     <signature>`` (``D5 43 01``, the chip's timeout, when it
+                     has no signature; ``6A 81`` when ``direct_transmit`` is
+                     off, as from a reader without it)
 :class:`Type4Tag`    ``FF CA``; ISO 7816-4 SELECT of the NDEF application,
                      the CC file and the NDEF file, READ BINARY
 :class:`ContactCard` SELECT of the club AID (answers ``61xx`` + GET RESPONSE),
@@ -62,6 +67,7 @@ SW_CLA_UNKNOWN = b"\x6e\x00"
 SW_WRONG_P1P2 = b"\x6b\x00"
 SW_SECURITY = b"\x69\x82"
 SW_NO_EF = b"\x69\x86"
+SW_FUNCTION_UNSUPPORTED = b"\x6a\x81"
 
 
 def storage_atr(card_name: int, standard: int = 0x03) -> bytes:
@@ -260,12 +266,16 @@ class Ntag215(_UidCard):
         read_size: int = 16,
         uid: bytes = bytes.fromhex("04A1B2C3D4E5F6"),
         port: int = PORT_00,
+        signature: bytes | None = None,
+        direct_transmit: bool = True,
     ) -> None:
         super().__init__(port)
         if read_size not in (4, 16):
             raise ValueError("read_size is 4 or 16")
         self.read_size = read_size
         self.uid = uid
+        self.signature = signature  # what READ_SIG answers; None: the chip mutes
+        self.direct_transmit = direct_transmit
         self.memory = bytearray(4 * self.PAGES)
         bcc0 = 0x88 ^ uid[0] ^ uid[1] ^ uid[2]
         bcc1 = uid[3] ^ uid[4] ^ uid[5] ^ uid[6]
@@ -295,6 +305,8 @@ class Ntag215(_UidCard):
             count = min(self.read_size, _le(apdu))
             data = bytes(self.memory[(page * 4 + i) % len(self.memory)] for i in range(count))
             return data + SW_OK
+        if apdu[:4] == b"\xff\x00\x00\x00" and len(apdu) == 5 + apdu[4]:
+            return self.direct(apdu[5:])
         if apdu[:3] == b"\xff\xd6\x00" and len(apdu) == 9 and apdu[4] == 4:
             page = apdu[3]
             if not 4 <= page < self.USER_END:
@@ -302,6 +314,14 @@ class Ntag215(_UidCard):
             self.memory[page * 4 : page * 4 + 4] = apdu[5:9]
             return SW_OK
         return super().answer_more(apdu)
+
+    def direct(self, payload: bytes) -> bytes:
+        """A PN53x command in the reader's direct transmit: InCommunicateThru READ_SIG."""
+        if not self.direct_transmit:
+            return SW_FUNCTION_UNSUPPORTED
+        if payload != b"\xd4\x42\x3c\x00" or self.signature is None:
+            return b"\xd5\x43\x01" + SW_OK  # the chip did not answer (PN53x timeout)
+        return b"\xd5\x43\x00" + self.signature + SW_OK
 
 
 class _FileCard(_UidCard):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from clubcore import cardformat as cf
 from clubcore.errors import CardRejectedError
 from clubcore.identity import IdMethod
 from clubcore.member import UidCard
+from clubcore.originality import OriginalityPolicy
 from terminal import verifier
 from terminal.readers.base import CardKind, CardRead
 from terminal.verifier import (
@@ -26,6 +26,12 @@ from terminal.verifier import (
     Strength,
     identify,
 )
+from tests.card_fakes import (
+    MAKER_PUBLIC_KEY,
+    OTHER_MAKER,
+    DictDirectory,
+    chip_signature,
+)
 
 TODAY = date(2026, 5, 1)
 UID = bytes.fromhex("04a1b2c3d4e580")
@@ -33,36 +39,6 @@ OTHER_UID = bytes.fromhex("04ffeeddccbb80")
 KEY_ID = 3
 ALICE = MemberSummary("123456789012", "Alice", "gold")
 BOB = MemberSummary("5551", "Bob", "basic")
-
-
-@dataclass
-class DictDirectory:
-    """An in-memory CardDirectory (test double of the offline store)."""
-
-    keys: dict[int, bytes] = field(default_factory=dict)
-    revoked_serials: set[int] = field(default_factory=set)
-    revoked_uids: set[bytes] = field(default_factory=set)
-    members: dict[str, MemberSummary] = field(default_factory=dict)
-    uid_map: dict[bytes, UidCard] = field(default_factory=dict)
-    phones: dict[str, str] = field(default_factory=dict)
-
-    def public_key(self, key_id: int) -> bytes | None:
-        return self.keys.get(key_id)
-
-    def is_revoked(self, serial: int) -> bool:
-        return serial in self.revoked_serials
-
-    def is_uid_revoked(self, uid: bytes) -> bool:
-        return uid in self.revoked_uids
-
-    def member(self, member_no: str) -> MemberSummary | None:
-        return self.members.get(member_no)
-
-    def card_for_uid(self, uid: bytes) -> UidCard | None:
-        return self.uid_map.get(uid)
-
-    def member_for_phone(self, e164: str) -> str | None:
-        return self.phones.get(e164)
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +136,78 @@ def test_qr_payload_written_to_a_chip_is_refused(
     message = cf.sign_card(fields(), b"", club_key)  # signed for a printed card
     assert rejection(nfc(message, uid=OTHER_UID), directory) == "forged"
     assert rejection(nfc(message, uid=None), directory) == "unreadable"
+
+
+# -- chip originality (NTAG21x READ_SIG) ------------------------------------------------
+
+
+def chip_read(message: bytes, signature: bytes | None, uid: bytes = UID) -> CardRead:
+    return CardRead("sim", CardKind.NFC_TYPE2, uid=uid, ndef=message, chip_signature=signature)
+
+
+def checking(directory: DictDirectory, *keys: bytes, required: bool = False) -> DictDirectory:
+    directory.originality = OriginalityPolicy(keys or (MAKER_PUBLIC_KEY,), required)
+    return directory
+
+
+def test_an_original_chip_passes_the_originality_check(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    read = chip_read(cf.sign_card(fields(), UID, club_key), chip_signature(UID))
+    assert identify(read, directory, today=TODAY).chip_original is None  # no keys: not checked
+    other = OTHER_MAKER.get_verifying_key().to_string("compressed")
+    result = identify(read, checking(directory, other, MAKER_PUBLIC_KEY), today=TODAY)
+    assert (result.member, result.strength, result.chip_original) == (ALICE, Strength.SIGNED, True)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        chip_signature(UID, OTHER_MAKER),  # a magic chip's own (or a forger's) signature
+        chip_signature(OTHER_UID),  # a genuine chip's signature, copied with its record
+        bytes(32),
+        chip_signature(UID)[:31],
+        chip_signature(UID)[:16] + bytes(16),
+    ],
+    ids=["other-key", "other-uid", "zeros", "short", "zero-s"],
+)
+def test_a_chip_whose_signature_does_not_verify_is_a_copy(
+    directory: DictDirectory, club_key: Ed25519PrivateKey, signature: bytes
+) -> None:
+    read = chip_read(cf.sign_card(fields(), UID, club_key), signature)
+    with pytest.raises(CardRejectedError) as info:
+        identify(read, checking(directory), today=TODAY)
+    assert info.value.reason == "copied"
+    assert "not an original" in (info.value.hint or "") and UID.hex().upper() in info.value.hint
+
+
+def test_no_chip_signature_is_accepted_weaker_unless_required(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    read = chip_read(cf.sign_card(fields(), UID, club_key), None)
+    assert identify(read, checking(directory), today=TODAY).chip_original is False
+    with pytest.raises(CardRejectedError) as info:
+        identify(read, checking(directory, required=True), today=TODAY)
+    assert info.value.reason == "copied" and "no originality signature" in (info.value.hint or "")
+
+
+def test_originality_applies_to_signed_ntags_only(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    checking(directory, required=True)
+    type4 = nfc(cf.sign_card(fields(), UID, club_key), kind=CardKind.NFC_TYPE4)
+    assert identify(type4, directory, today=TODAY).chip_original is None
+    uid_only = CardRead("sim", CardKind.UID_ONLY, uid=bytes.fromhex("a1b2c3d4"))
+    assert identify(uid_only, directory, today=TODAY).member == BOB
+    forged = chip_read(cf.sign_card(fields(), UID, Ed25519PrivateKey.generate()), bytes(32))
+    assert rejection(forged, directory) == "forged"  # the club's signature is checked first
+
+
+def test_a_damaged_originality_key_refuses_without_blaming_the_card(
+    directory: DictDirectory, club_key: Ed25519PrivateKey
+) -> None:
+    read = chip_read(cf.sign_card(fields(), UID, club_key), chip_signature(UID))
+    assert rejection(read, checking(directory, b"\x04" + bytes(32))) == "unreadable"
 
 
 def test_unknown_key_id(directory: DictDirectory, club_key: Ed25519PrivateKey) -> None:
