@@ -60,12 +60,15 @@ __all__ = [
     "CURRENCY",
     "DEFAULT_CURRENCY",
     "FULLSCREEN",
+    "INCIDENT_FLAGS",
     "KIOSK_SIZE",
     "LANE_KEYS",
     "LANGUAGE",
     "MAX_AGE_HOURS",
     "PHONE_SALT",
     "PIN_MIN_LENGTH",
+    "POINTS_PER_MEMBER_DAY",
+    "POINTS_PER_SALE",
     "PROVISIONED_AT",
     "PROVISIONED_READERS",
     "READERS",
@@ -207,6 +210,19 @@ MAX_AGE_HOURS = SettingSpec(
 REDEEM_UID_ONLY = SettingSpec(
     "policy.redeem_uid_only", _CLUB, False, _yes_no, "yes: a UID-only card may redeem points"
 )
+#: server only (lanes receive and ignore them): points beyond these are held for review
+POINTS_PER_SALE = SettingSpec(
+    "limits.points_per_sale", _CLUB, 10_000, whole_number(0),
+    "most points one sale may earn before it is held (0: no limit)",
+)  # fmt: skip
+POINTS_PER_MEMBER_DAY = SettingSpec(
+    "limits.points_per_member_day", _CLUB, 25_000, whole_number(0),
+    "most points one member may earn on one business day before sales are held (0: no limit)",
+)  # fmt: skip
+INCIDENT_FLAGS = SettingSpec(
+    "limits.incident_flags", _CLUB, 3, whole_number(0),
+    "open trust flags from one terminal that raise an incident (0: never)",
+)  # fmt: skip
 TERMINAL_ID = SettingSpec("terminal_id", _PROV, "unprovisioned", _text, "this terminal's id")
 STORE_ID = SettingSpec("store_id", _PROV, "unprovisioned", _text, "this terminal's store")
 SERVER_URL = SettingSpec("sync.server_url", _PROV, None, _optional, "the club server's URL")
@@ -226,7 +242,8 @@ SPECS: dict[str, SettingSpec[object]] = {
     spec.key: spec  # type: ignore[misc]
     for spec in (
         RULES_VERSION, CURRENCY, TIMEZONE, PHONE_SALT, REDEEM_CAP_POINTS, MAX_AGE_HOURS,
-        REDEEM_UID_ONLY, TERMINAL_ID, STORE_ID, SERVER_URL, CA_BUNDLE, PROVISIONED_AT,
+        REDEEM_UID_ONLY, POINTS_PER_SALE, POINTS_PER_MEMBER_DAY, INCIDENT_FLAGS, TERMINAL_ID,
+        STORE_ID, SERVER_URL, CA_BUNDLE, PROVISIONED_AT,
         READERS, LANGUAGE, PIN_MIN_LENGTH, FULLSCREEN, KIOSK_SIZE,
     )
 }  # fmt: skip
