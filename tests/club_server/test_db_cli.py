@@ -20,7 +20,7 @@ def db(*args: str, code: int = 0) -> Result:
 
 def test_current_history_and_upgrade_of_an_old_database(db_url: str) -> None:
     load(2, db_url)
-    assert "the old runner's version 2, behind head 0005" in db("current", "--db", db_url).output
+    assert "the old runner's version 2, behind head 0006" in db("current", "--db", db_url).output
     before = db("history", "--db", db_url).output.splitlines()
     assert before[1].startswith("* 0002  applied") and "0003  pending" in before[2]
     assert "applied 0003, 0004, 0005, 0006" in db("upgrade", "--db", db_url).output
