@@ -28,6 +28,7 @@ from club_server.clock import iso
 from club_server.db import Database
 from club_server.entities import ENTITIES
 from club_server.keys import generate_key
+from club_server.rulesets import publish
 from club_server.schema import card_keys, counters, members
 from club_server.terminals import ensure_store
 from clubcore import demo_rows
@@ -145,6 +146,7 @@ def seed(
         conn.execute(counters.insert().values(name="card_serial", value=members + 1))
         conn.execute(counters.insert().values(name="member_index", value=members))
         cards = _demo_cards(conn, keys_dir, now) if members else []
+        publish(conn, now)  # the first rule set, as every lane receives it
     database.optimize()
     return DemoSummary(members, products, prices, len(offers), cards)
 

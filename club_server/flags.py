@@ -14,6 +14,18 @@ kind                    raised when
                         ``velocity.window_minutes``, across all stores
 ``store-hop``           one member's card was used in two stores within
                         ``velocity.store_hop_minutes``
+``price-mismatch``      a sale does not re-price as the rules it names (or
+                        names rules never published, or reverses a held
+                        sale): stored, its points held
+``points-limit``        a sale earns more than ``limits.points_per_sale``, or
+                        its member more than ``limits.points_per_member_day``
+                        on its business day: stored, its points held
+``foreign-return``      a void or refund of another store's sale (rejected)
+``sale-squat``          a terminal pushed a ``sale_id`` another terminal owns
+                        (rejected; the body is kept on the flag)
+``incident``            a terminal has ``limits.incident_flags`` open flags of
+                        the kinds above: one incident per terminal, listed
+                        first by ``club-server flags``
 ======================  ======================================================
 
 Velocity is judged on the sales' own ``created_at`` times (the lane's clock,
@@ -33,7 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
 from club_server.clock import iso
 from club_server.schema import flags, sales, settings
@@ -42,13 +54,19 @@ from clubcore.errors import NotFoundError
 from clubcore.sale import Sale, SaleKind
 
 __all__ = [
+    "TRUST_KINDS",
     "VELOCITY_DEFAULTS",
     "VelocityLimits",
     "add_flag",
     "flag_velocity",
     "list_flags",
+    "raise_incident",
     "resolve_flags",
 ]
+
+#: the flags that say a lane recorded what an honest lane could not; enough open ones
+#: from one terminal make an ``incident``
+TRUST_KINDS = ("price-mismatch", "points-limit", "foreign-return", "sale-squat")
 
 
 def add_flag(
@@ -60,8 +78,9 @@ def add_flag(
     *,
     sale_id: str | None = None,
     terminal_id: str | None = None,
+    payload: str | None = None,
 ) -> None:
-    """Raise a flag (in the caller's transaction)."""
+    """Raise a flag (in the caller's transaction); ``payload``: a refused body kept for review."""
     conn.execute(
         flags.insert().values(
             kind=kind,
@@ -70,15 +89,47 @@ def add_flag(
             sale_id=sale_id,
             terminal_id=terminal_id,
             created_at=iso(now),
+            payload=payload,
         )
     )
+
+
+def raise_incident(conn: Connection, terminal_id: str, threshold: int, now: datetime) -> bool:
+    """Raise one ``incident`` for ``terminal_id`` when it has ``threshold`` open trust flags.
+
+    Not again while an incident of the terminal is open; ``threshold`` 0 never
+    raises one. Returns whether one was raised.
+    """
+    if threshold <= 0:
+        return False
+    open_flags = flags.c.resolved_at.is_(None) & (flags.c.terminal_id == terminal_id)
+    query = select(flags.c.kind, func.count()).where(open_flags).group_by(flags.c.kind)
+    counts = {str(kind): int(n) for kind, n in conn.execute(query)}
+    trust = sum(counts.get(kind, 0) for kind in TRUST_KINDS)
+    if trust < threshold or counts.get("incident"):
+        return False
+    shown = ", ".join(f"{counts[k]} {k}" for k in TRUST_KINDS if counts.get(k))
+    add_flag(
+        conn,
+        "incident",
+        terminal_id,
+        f"terminal {terminal_id} has {trust} open trust flags ({shown}): check its "
+        "credential (club-server terminal revoke)",
+        now,
+        terminal_id=terminal_id,
+    )
+    return True
 
 
 def list_flags(
     conn: Connection, *, include_resolved: bool = False, kind: str | None = None
 ) -> list[dict[str, Any]]:
-    """Every open flag (and resolved ones if asked), oldest first; only ``kind`` if given."""
-    query = select(flags).order_by(flags.c.flag_id)
+    """Every open flag (and resolved ones if asked): incidents first, then oldest first.
+
+    Only ``kind`` if given.
+    """
+    incident_first = case((flags.c.kind == "incident", 0), else_=1)
+    query = select(flags).order_by(incident_first, flags.c.flag_id)
     if not include_resolved:
         query = query.where(flags.c.resolved_at.is_(None))
     if kind is not None:

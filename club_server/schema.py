@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["credential_rotations", "metadata", "schema_migrations"]
+__all__ = ["credential_rotations", "metadata", "points_suspense", "rule_sets", "schema_migrations"]
 
 metadata = MetaData()
 
@@ -218,6 +218,8 @@ sales = Table(
     Column("received_at", Text, nullable=False),
     Column("change_seq", BigInteger),  # the first result, returned to replays
     Column("ref_sale_id", Text),  # what a void or refund reverses (revision 0004)
+    # why its points were held for review instead of credited; null: credited (revision 0006)
+    Column("held", Text),
 )  # fmt: skip
 Index("sales_store_day", sales.c.store_id, sales.c.business_date)
 Index("sales_member_day", sales.c.member_no, sales.c.business_date)  # card velocity
@@ -240,7 +242,37 @@ flags = Table(
     Column("terminal_id", Text),
     Column("created_at", Text, nullable=False),
     Column("resolved_at", Text),
+    Column("payload", Text),  # a refused sale's body, kept for review (revision 0006)
 )  # fmt: skip
+Index("flags_terminal", flags.c.terminal_id, flags.c.resolved_at)  # incidents (revision 0006)
+
+#: every rule set the club has published, as lanes received it (revision 0006):
+#: the canonical JSON of a :class:`clubcore.repricing.PricingSnapshot`, see
+#: :mod:`club_server.rulesets`
+rule_sets = Table(
+    "rule_sets", metadata,
+    Column("rules_version", BigInteger, primary_key=True, autoincrement=False),
+    Column("digest", Text, nullable=False),  # SHA-256 of body
+    Column("body", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)  # fmt: skip
+
+#: points that are not (yet) the member's: a sale for an unknown member, or a held sale
+#: (revision 0006); the operator releases them to the ledger or discards them
+#: (:mod:`club_server.suspense`)
+points_suspense = Table(
+    "points_suspense", metadata,
+    Column("entry_id", Serial, primary_key=True, autoincrement=True),
+    Column("member_no", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("sale_id", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("resolved_at", Text),
+    Column("resolution", Text),  # released, discarded
+)  # fmt: skip
+Index("points_suspense_member", points_suspense.c.member_no)
 
 counters = Table(
     "counters", metadata,

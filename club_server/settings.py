@@ -22,6 +22,9 @@ key                             value
 ``policy.redeem_uid_only``      ``yes`` or ``no``
 ``cards.originality_keys``      hex secp128r1 public keys, comma-separated
 ``cards.require_originality``   ``yes`` or ``no``
+``limits.points_per_sale``      >= 0 points one sale may earn, else held (server only)
+``limits.points_per_member_day``  >= 0 points a member may earn a day, else held (server only)
+``limits.incident_flags``       >= 0 open trust flags of a terminal that make an incident
 ``velocity.*``                  0..100000 (server only; 0 turns a check off)
 ==============================  ===============================================
 
@@ -34,7 +37,9 @@ defined once in :mod:`clubcore.settings`, for the server and the lanes alike
 upserts each changed one (a change-log entry each, so lanes get it in their
 next delta) in the caller's transaction. The rule set is versioned
 (``docs/pricing.md``): a change to a key marked ``rules`` raises
-``rules_version`` by one, unless the same call sets ``rules_version`` itself.
+``rules_version`` by one, unless the same call sets ``rules_version`` itself;
+a new ``rules_version`` is published (:func:`club_server.rulesets.publish`)
+so that sales priced under it can be re-priced.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from club_server.clock import utc_now
 from club_server.schema import settings as settings_table
 from club_server.upserts import put_settings
 from clubcore import settings as core
@@ -128,6 +134,10 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             "chip makers' keys an NTAG's originality signature must verify under (hex, comma)"),
     Setting("cards.require_originality", _core(core.REQUIRE_ORIGINALITY),
             "yes: refuse a signed NTAG whose originality signature cannot be read"),
+    Setting(core.POINTS_PER_SALE.key, _core(core.POINTS_PER_SALE), core.POINTS_PER_SALE.doc),
+    Setting(core.POINTS_PER_MEMBER_DAY.key, _core(core.POINTS_PER_MEMBER_DAY),
+            core.POINTS_PER_MEMBER_DAY.doc),
+    Setting(core.INCIDENT_FLAGS.key, _core(core.INCIDENT_FLAGS), core.INCIDENT_FLAGS.doc),
     Setting("velocity.max_sales", _VELOCITY, "flag more sales than this in the window (0: off)"),
     Setting("velocity.window_minutes", _VELOCITY, "the velocity window, minutes (0: off)"),
     Setting("velocity.store_hop_minutes", _VELOCITY, "flag two stores within this (0: off)"),
@@ -228,6 +238,10 @@ def change_settings(
             )
         changed[RULES_VERSION] = str(version + 1)
     put_settings(conn, changed)
+    if changed.get(RULES_VERSION) is not None:
+        from club_server.rulesets import publish  # (rulesets reads settings)
+
+        publish(conn, utc_now())
     return {key: (stored.get(key), value) for key, value in changed.items()}
 
 

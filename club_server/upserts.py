@@ -2,7 +2,9 @@
 
 Everything that changes a row terminals cache goes through :func:`upsert` or
 :func:`delete` (or a bulk load followed by :func:`club_server.changes.record_all`),
-so the change log cannot miss a mutation.
+so the change log cannot miss a mutation. A change to a row of the rule set
+(tiers, products, prices, offers) publishes it (:func:`club_server.rulesets.publish`,
+raising ``rules_version`` when the rule set differs from the one published).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from club_server.changes import record
+from club_server.clock import utc_now
 from club_server.entities import ENTITIES, Entity
 
 __all__ = ["delete", "put_settings", "upsert"]
@@ -38,7 +41,17 @@ def upsert(conn: Connection, entity_name: str, row: Mapping[str, Any]) -> int:
         exists = conn.execute(select(*entity.key_columns()).where(where)).first() is not None
     if not exists:
         conn.execute(entity.table.insert().values(**row))
-    return record(conn, entity.name, key)
+    seq = record(conn, entity.name, key)
+    return _published(conn, entity.name, seq)
+
+
+def _published(conn: Connection, entity_name: str, seq: int) -> int:
+    """Publish the rule set when ``entity_name`` is part of it (:mod:`club_server.rulesets`)."""
+    from club_server.rulesets import PRICING_ENTITIES, publish  # (a cycle)
+
+    if entity_name in PRICING_ENTITIES:
+        publish(conn, utc_now())
+    return seq
 
 
 def delete(conn: Connection, entity_name: str, key: str) -> int | None:
@@ -50,7 +63,7 @@ def delete(conn: Connection, entity_name: str, key: str) -> int | None:
     """
     entity = ENTITIES[entity_name]
     gone = conn.execute(entity.table.delete().where(entity.matches(key)))
-    return record(conn, entity.name, key) if gone.rowcount else None
+    return _published(conn, entity.name, record(conn, entity.name, key)) if gone.rowcount else None
 
 
 def put_settings(conn: Connection, values: Mapping[str, object]) -> None:

@@ -17,7 +17,8 @@ owner             keys                                                   written
 club              ``rules_version``, ``currency``, ``timezone``,         the club server
                   ``phone_salt``, ``points.*``, ``policy.*``,            (``club-server
                   ``offline.redeem_cap_points``,                         settings set``), synced
-                  ``offline.max_age_hours``, ``cards.*``                 to lanes in deltas
+                  ``offline.max_age_hours``, ``cards.*``,                to lanes in deltas
+                  ``limits.*`` (server only)
 provisioning      ``terminal_id``, ``store_id``, ``sync.server_url``,    ``club-terminal
                   ``sync.ca_bundle``, ``sync.provisioned_at``            provision``
 lane              ``readers``, ``ui.language``, ``pins.min_length``,     ``terminal.toml``
@@ -61,6 +62,7 @@ __all__ = [
     "CURRENCY",
     "DEFAULT_CURRENCY",
     "FULLSCREEN",
+    "INCIDENT_FLAGS",
     "KIOSK_SIZE",
     "LANE_KEYS",
     "LANE_OWNED_KEYS",
@@ -69,6 +71,8 @@ __all__ = [
     "ORIGINALITY_KEYS",
     "PHONE_SALT",
     "PIN_MIN_LENGTH",
+    "POINTS_PER_MEMBER_DAY",
+    "POINTS_PER_SALE",
     "PROVISIONED_AT",
     "PROVISIONED_READERS",
     "READERS",
@@ -233,6 +237,19 @@ REQUIRE_ORIGINALITY = SettingSpec(
     "cards.require_originality", _CLUB, False, _yes_no,
     "yes: refuse a signed NTAG whose originality signature cannot be read (with keys set)",
 )  # fmt: skip
+#: server only (lanes receive and ignore them): points beyond these are held for review
+POINTS_PER_SALE = SettingSpec(
+    "limits.points_per_sale", _CLUB, 10_000, whole_number(0),
+    "most points one sale may earn before it is held (0: no limit)",
+)  # fmt: skip
+POINTS_PER_MEMBER_DAY = SettingSpec(
+    "limits.points_per_member_day", _CLUB, 25_000, whole_number(0),
+    "most points one member may earn on one business day before sales are held (0: no limit)",
+)  # fmt: skip
+INCIDENT_FLAGS = SettingSpec(
+    "limits.incident_flags", _CLUB, 3, whole_number(0),
+    "open trust flags from one terminal that raise an incident (0: never)",
+)  # fmt: skip
 TERMINAL_ID = SettingSpec("terminal_id", _PROV, "unprovisioned", _text, "this terminal's id")
 STORE_ID = SettingSpec("store_id", _PROV, "unprovisioned", _text, "this terminal's store")
 SERVER_URL = SettingSpec("sync.server_url", _PROV, None, _optional, "the club server's URL")
@@ -252,9 +269,9 @@ SPECS: dict[str, SettingSpec[object]] = {
     spec.key: spec  # type: ignore[misc]
     for spec in (
         RULES_VERSION, CURRENCY, TIMEZONE, PHONE_SALT, REDEEM_CAP_POINTS, MAX_AGE_HOURS,
-        REDEEM_UID_ONLY, ORIGINALITY_KEYS, REQUIRE_ORIGINALITY, TERMINAL_ID, STORE_ID,
-        SERVER_URL, CA_BUNDLE, PROVISIONED_AT, READERS, LANGUAGE, PIN_MIN_LENGTH, FULLSCREEN,
-        KIOSK_SIZE,
+        REDEEM_UID_ONLY, ORIGINALITY_KEYS, REQUIRE_ORIGINALITY, POINTS_PER_SALE,
+        POINTS_PER_MEMBER_DAY, INCIDENT_FLAGS, TERMINAL_ID, STORE_ID, SERVER_URL, CA_BUNDLE,
+        PROVISIONED_AT, READERS, LANGUAGE, PIN_MIN_LENGTH, FULLSCREEN, KIOSK_SIZE,
     )
 }  # fmt: skip
 #: the keys only the club sets (``points.*`` included)

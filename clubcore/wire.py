@@ -89,6 +89,7 @@ __all__ = [
     "RotationActive",
     "RotationPending",
     "SaleAccepted",
+    "SaleHeld",
     "SaleRefused",
     "SaleResult",
     "SalesPush",
@@ -451,7 +452,16 @@ class SaleRefused(Message):
     error: StrictStr
 
 
-SaleResult = Annotated[SaleAccepted | SaleRefused, Field(discriminator="status")]
+class SaleHeld(Message):
+    """Stored, but its points held by the club for review (``held``): sent, never retried."""
+
+    sale_id: StrictStr
+    status: Literal["held"]
+    error: StrictStr = Field(description="why the club holds its points")
+    change_seq: Position | None = None
+
+
+SaleResult = Annotated[SaleAccepted | SaleHeld | SaleRefused, Field(discriminator="status")]
 
 
 class SalesResults(Message):

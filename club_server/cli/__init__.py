@@ -10,7 +10,8 @@ command                                what it does
 ``card issue`` / ``card revoke``       sign a card (NDEF hex + QR text); denylist one
 ``keys generate|rotate|retire|list``   the club's signing keys
 ``report daily --store``               the store-wide daily report
-``flags [--kind]``                     balances, conflicts, unknown members, velocity
+``flags [--kind]``                     incidents first; balances, conflicts, held sales
+``suspense list|release|discard``      points held in suspense (unknown members, held)
 ``settings show|set``                  the club's settings (checked; lanes get changes)
 ``db upgrade|current|history``         the database's schema (Alembic revisions)
 =====================================  ===============================================

@@ -22,10 +22,11 @@ from club_server.demo import DEMO_STORE, seed
 from club_server.flags import list_flags, resolve_flags
 from club_server.reports import store_daily_report
 from club_server.settings import read_settings
+from club_server.suspense import discard, list_suspense, release
 from club_server.tiers import recompute
 from clubcore.money import CURRENCIES, format_amount
 
-__all__ = ["demo_data", "flags", "report", "serve"]
+__all__ = ["demo_data", "flags", "report", "serve", "suspense_group"]
 
 
 @cli.command()
@@ -141,15 +142,16 @@ def report_daily(store_id: str, day: datetime | None, db_url: str | None, as_jso
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved flags.")
 @click.option(
     "--kind",
-    help="Only flags of this kind (negative-balance, sale-conflict, unknown-member, "
-    "velocity, store-hop).",
+    help="Only flags of this kind (incident, negative-balance, sale-conflict, unknown-member, "
+    "velocity, store-hop, price-mismatch, points-limit, foreign-return, sale-squat).",
 )
 @db_option
 @as_json_option
 @handle_errors
 def flags(include_resolved: bool, kind: str | None, db_url: str | None, as_json: bool) -> None:
-    """What the club must look at: negative balances, conflicting sales, unknown members, and
-    cards used too often or in two stores at once (velocity)."""
+    """What the club must look at: incidents (a terminal with repeated trust flags) first, then
+    negative balances, conflicting sales, unknown members, cards used too often or in two
+    stores at once (velocity), and sales held or refused because no lane is trusted."""
     with opened(db_url) as database, database.reading() as conn:
         rows = list_flags(conn, include_resolved=include_resolved, kind=kind)
     if as_json:
@@ -178,6 +180,58 @@ def flag_resolve(flag_ids: tuple[int, ...], db_url: str | None) -> None:
     with opened(db_url) as database, database.writing() as conn:
         count = resolve_flags(conn, flag_ids, utc_now())
     click.echo(f"resolved {count} flag{'s' if count != 1 else ''}")
+
+
+@cli.group("suspense")
+def suspense_group() -> None:
+    """Points held in suspense (unknown members, held sales): list, release or discard."""
+
+
+@suspense_group.command("list")
+@click.option("--member", "member_no", help="Only this member's entries.")
+@click.option("--all", "include_resolved", is_flag=True, help="Include released and discarded.")
+@db_option
+@as_json_option
+@handle_errors
+def suspense_list(
+    member_no: str | None, include_resolved: bool, db_url: str | None, as_json: bool
+) -> None:
+    """Points not credited to anyone yet, with why; oldest first."""
+    with opened(db_url) as database, database.reading() as conn:
+        rows = list_suspense(conn, member_no=member_no, include_resolved=include_resolved)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        state = f" [{row['resolution']}]" if row["resolution"] else ""
+        click.echo(
+            f"{row['entry_id']:5} {row['member_no']} {row['kind']:6} {row['points']:>8} "
+            f"sale {row['sale_id']}{state}: {row['reason']}"
+        )
+    if not rows:
+        click.echo("no points in suspense")
+
+
+@suspense_group.command("release")
+@click.argument("entry_ids", nargs=-1, required=True, type=int)
+@db_option
+@handle_errors
+def suspense_release(entry_ids: tuple[int, ...], db_url: str | None) -> None:
+    """Credit entries to their members' ledgers (the members must exist); all or none."""
+    with opened(db_url) as database, database.writing() as conn:
+        count = release(conn, entry_ids, utc_now())
+    click.echo(f"released {count} entr{'ies' if count != 1 else 'y'}")
+
+
+@suspense_group.command("discard")
+@click.argument("entry_ids", nargs=-1, required=True, type=int)
+@db_option
+@handle_errors
+def suspense_discard(entry_ids: tuple[int, ...], db_url: str | None) -> None:
+    """Close entries without crediting anyone; all or none."""
+    with opened(db_url) as database, database.writing() as conn:
+        count = discard(conn, entry_ids, utc_now())
+    click.echo(f"discarded {count} entr{'ies' if count != 1 else 'y'}")
 
 
 @cli.group("tiers")

@@ -25,6 +25,8 @@ import uvicorn
 from club_server.app import create_app
 from club_server.db import Database, open_database
 from club_server.demo import DEMO_STORE, seed
+from club_server.rulesets import publish
+from club_server.schema import products, rule_sets
 from club_server.terminals import add_terminal
 from clubcore.sale import Sale, SaleKind, SaleLine, Tender, new_sale_id
 from clubcore.wire import sale_to_wire
@@ -116,10 +118,31 @@ def seed_small(db: Database, keys_dir: Path, now: datetime = NOW) -> list[dict[s
     return seed(db, keys_dir, members=300, products=120, now=now).cards
 
 
+#: a product of the demo store in a category without member prices, discounts or offers,
+#: so that any multiple of its price is an honest sale for anyone (see ``make_sale``)
+TEST_SKU, TEST_PRICE = "T000001", 10_000
+#: a second such product, at 50,000
+TEST_SKU_2 = "T000002"
+
+
+def add_test_product(db: Database, now: datetime = NOW) -> None:
+    """Add :data:`TEST_SKU` and :data:`TEST_SKU_2` to rule set 1, as if the seed had them
+    (lanes do not get them)."""
+    with db.writing() as conn:
+        for sku, price in ((TEST_SKU, TEST_PRICE), (TEST_SKU_2, 50_000)):
+            conn.execute(products.insert().values(
+                sku=sku, barcode=None, name="Test item", category="test", list_price=price,
+                member_only=0, active=1, updated_at=now.isoformat(),
+            ))  # fmt: skip
+        conn.execute(rule_sets.delete())
+        publish(conn, now)
+
+
 @pytest.fixture
 def demo(database: Database, keys_dir: Path) -> Database:
-    """The server database seeded with a small demo store."""
+    """The server database seeded with a small demo store (and :data:`TEST_SKU`)."""
     seed_small(database, keys_dir)
+    add_test_product(database)
     return database
 
 
@@ -193,24 +216,32 @@ def make_sale(
     *,
     member_no: str | None = None,
     total: int = 100_000,
-    earned: int = 0,
+    earned: int | None = None,
     redeemed: int = 0,
     kind: str = "sale",
     hour: int = 13,
     sale_id: str | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
-    """A sale in its wire form, from ``lane``'s store and terminal, with one line."""
+    """A sale in its wire form, from ``lane``'s store and terminal, with one line.
+
+    Honest by default: ``total / TEST_PRICE`` of :data:`TEST_SKU` (the subtotal;
+    ``total`` must be a multiple of the price), a member of tier ``basic`` (1x),
+    and the points the demo rules earn on it (1 per 10,000 paid) unless
+    ``earned`` is given.
+    """
     # a void or refund as the lane writes it: the quantity negated, the unit prices as sold
-    quantity, unit = (1, total) if kind == "sale" else (-1, -total)
-    line = SaleLine(1, "P000001", "Kaleh Milk 1L", "dairy", quantity, unit, unit, "list")
+    quantity = total // TEST_PRICE if kind == "sale" else -(-total // TEST_PRICE)
+    if earned is None:
+        earned = max(total - redeemed * 100, 0) // 10_000 if member_no and kind == "sale" else 0
+    line = SaleLine(1, TEST_SKU, "Test item", "test", quantity, TEST_PRICE, TEST_PRICE, "list")
     sale = Sale(
         sale_id=sale_id or new_sale_id(), kind=SaleKind(kind), terminal_id=lane.terminal_id,
         store_id=lane.store_id, created_at=NOW, business_date=NOW.date(), hour=hour,
         rules_version=1, currency="IRT", subtotal_list=total, member_discount=0, subtotal=total,
         points_redeemed=redeemed, points_discount=redeemed * 100, total=total,
         points_earned=earned, tender=Tender.CASH, lines=(line,), member_no=member_no,
-        tier="gold" if member_no else None, id_method="card" if member_no else None,
+        tier="basic" if member_no else None, id_method="card" if member_no else None,
     )  # fmt: skip
     return {**sale_to_wire(sale), **overrides}
 

@@ -29,10 +29,14 @@ def test_upsert_and_delete_show_up_after_the_cursor(
         delete(conn, "member_prices", "P000000|basic")
     page = changes(client, lane, cursor)
     ops = [(c["entity"], c["op"], c["key"], c["row"]) for c in page["changes"]]
+    # a change to the rule set publishes it under a new rules_version (rows are current: 3)
+    version = ("settings", "upsert", "rules_version", ["rules_version", "3"])
     assert ops == [
         ("member_prices", "upsert", "P000001|gold", ["P000001", "gold", 1000]),
+        version,
         ("denylist", "upsert", "77", ["77", None, "lost", NOW.isoformat()]),
         ("member_prices", "delete", "P000000|basic", None),
+        version,
     ]
     assert page["cursor"] == page["changes"][-1]["seq"] > cursor
 

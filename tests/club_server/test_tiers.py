@@ -54,7 +54,7 @@ def test_a_sale_that_crosses_a_threshold_upgrades_and_a_void_downgrades(
     ).json()["changes"][0]
     assert change["key"] == member and change["row"][2] == "silver"  # the lane learns the tier
     void = make_sale(
-        lane, member_no=member, total=-100_000, kind="void", ref_sale_id=sale["sale_id"]
+        lane, member_no=member, total=-100_000, kind="void", earned=-10, ref_sale_id=sale["sale_id"]
     )
     push(client, lane, void)
     assert member_row(demo, member) == ("basic", threshold - 50_000)
