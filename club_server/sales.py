@@ -41,7 +41,7 @@ from clubcore.errors import ConfigError, FormatError
 from clubcore.money import BP_ONE
 from clubcore.points import POLICY_SETTINGS, LedgerKind, PointsPolicy, policy_from_settings
 from clubcore.sale import Sale, SaleKind, check_arithmetic, check_points, check_return
-from clubcore.wire import MAX_SALES, canonical_sale, parse_wire_sale, sale_from_wire
+from clubcore.wire import MAX_SALES, canonical_sale, clean_text, parse_wire_sale, sale_from_wire
 
 __all__ = ["MAX_SALES", "push_sales"]
 
@@ -66,7 +66,7 @@ def parse_sale(item: Any) -> _Parsed:
 
 def _sale_id_of(item: Any) -> str | None:
     value = item.get("sale_id") if isinstance(item, dict) else None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and clean_text(value) and len(value) <= 200 else None
 
 
 def push_sales(

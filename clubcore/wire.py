@@ -39,12 +39,15 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import operator
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -71,9 +74,14 @@ from clubcore.wire_rows import ENTITY_SHAPES, row_type
 __all__ = [
     "AMOUNT_LIMIT",
     "MAX_CHANGES",
+    "MAX_COLUMNS",
+    "MAX_DEVICE_BYTES",
+    "MAX_DEVICE_DEPTH",
+    "MAX_DEVICE_KEYS",
     "MAX_LINES",
     "MAX_POSITION",
     "MAX_SALES",
+    "MAX_TEXT",
     "WIRE_VERSION",
     "ChangesPage",
     "Decommissioned",
@@ -85,6 +93,7 @@ __all__ = [
     "Health",
     "Manifest",
     "NextLine",
+    "OptionalText",
     "Rotation",
     "RotationActive",
     "RotationPending",
@@ -93,11 +102,15 @@ __all__ = [
     "SaleResult",
     "SalesPush",
     "SalesResults",
+    "Str",
+    "Text",
     "WireDailyReport",
     "WireLine",
     "WireSale",
     "canonical_sale",
+    "clean_text",
     "parse_wire_sale",
+    "printable",
     "row_schemas",
     "sale_from_wire",
     "sale_to_wire",
@@ -109,15 +122,50 @@ WIRE_VERSION = 1
 MAX_SALES = 500
 MAX_LINES = 1_000
 MAX_CHANGES = 10_000
+#: columns of an entity, entities of a manifest, tiers of a report at most
+MAX_COLUMNS = 64
 #: the largest amount, count or position a sale may carry (either sign)
 AMOUNT_LIMIT = 10**15
 #: the largest change-log position or count (a signed 64-bit integer in both databases)
 MAX_POSITION = 2**63 - 1
 
-Text = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-OptionalText = Annotated[StrictStr, Field(max_length=500)] | None
+#: the most text one field may carry, anywhere in the protocol
+MAX_TEXT = 4_000
+#: the enroll ``device`` object: its JSON size, keys and nesting depth at most
+MAX_DEVICE_BYTES = 4_096
+MAX_DEVICE_KEYS = 32
+MAX_DEVICE_DEPTH = 4
+
+
+def clean_text(value: str) -> bool:
+    """Whether ``value`` is text a database can store: no NUL, no lone surrogate."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clean(value: str) -> str:
+    if not clean_text(value):
+        raise ValueError("text must not hold NUL or a lone surrogate")
+    return value
+
+
+#: what every text field carries besides its bounds: the JSON schema says "no NUL", and the
+#: validator refuses NUL and lone surrogates (which PostgreSQL and UTF-8 refuse)
+_NO_NUL = Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+_CLEAN = AfterValidator(_clean)
+#: the protocol's text types, one definition with three bounds: any text of a message,
+#: a required short text (an id, a name) and an optional longer one
+Str = Annotated[StrictStr, Field(max_length=MAX_TEXT), _NO_NUL, _CLEAN]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=200), _NO_NUL, _CLEAN]
+OptionalText = Annotated[StrictStr, Field(max_length=500), _NO_NUL, _CLEAN] | None
 Amount = Annotated[StrictInt, Field(ge=-AMOUNT_LIMIT, le=AMOUNT_LIMIT)]
 Position = Annotated[StrictInt, Field(ge=0, le=MAX_POSITION)]
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 def _aware_time(value: object) -> object:
@@ -136,7 +184,7 @@ def _aware_time(value: object) -> object:
 def _iso_date(value: object) -> object:
     if isinstance(value, date):
         return value
-    if not isinstance(value, str) or not 0 < len(value) <= 200:
+    if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
         raise ValueError("must be a YYYY-MM-DD date")
     return date.fromisoformat(value)
 
@@ -162,13 +210,23 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+def printable(message: str) -> str:
+    """``message`` with NUL and lone surrogates escaped, so any answer can carry it."""
+    if clean_text(message):
+        return message
+    return message.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 def summary(exc: ValidationError, limit: int = 5) -> str:
-    """The first ``limit`` problems of ``exc`` as one line: ``where: what; ...``."""
+    """The first ``limit`` problems of ``exc`` as one line: ``where: what; ...``.
+
+    Locations name the caller's keys, which may be anything: the text is :func:`printable`.
+    """
     problems = []
     for error in exc.errors(include_url=False)[:limit]:
-        where = ".".join(str(p) for p in error["loc"])
+        where = ".".join(str(p)[:64] for p in error["loc"])
         problems.append(f"{where}: {error['msg']}" if where else error["msg"])
-    return "; ".join(problems) or "does not validate"
+    return printable("; ".join(problems) or "does not validate")[:MAX_TEXT]
 
 
 # -- errors, health, enrollment -----------------------------------------------------------
@@ -177,8 +235,8 @@ def summary(exc: ValidationError, limit: int = 5) -> str:
 class ErrorBody(Message):
     """Every 4xx/5xx answer: a stable code and a message for a technician."""
 
-    error: StrictStr = Field(description="a stable code, e.g. unauthorized, terminal-revoked")
-    message: StrictStr
+    error: Str = Field(description="a stable code, e.g. unauthorized, terminal-revoked")
+    message: Str
 
 
 class Health(Message):
@@ -186,22 +244,69 @@ class Health(Message):
 
     status: Literal["ok"]
     time: IsoTime
-    version: StrictStr
+    version: Str
     protocol: StrictInt
 
 
-class DeviceInfo(BaseModel):
-    """What the enrolling terminal says about itself (kept for the operator)."""
+def _device_size(value: object, depth: int, keys: list[int]) -> int:
+    """The JSON size of a device value (about), checking its depth, keys and texts.
 
-    model_config = ConfigDict(extra="allow")
-    hostname: Annotated[StrictStr, Field(max_length=255)] | None = None
-    version: Annotated[StrictStr, Field(max_length=64)] | None = None
+    Stops at the first problem, so a huge value costs no more than the limit.
+    """
+    if depth > MAX_DEVICE_DEPTH:
+        raise ValueError(f"device: nested more than {MAX_DEVICE_DEPTH} deep")
+    if isinstance(value, str):
+        if not clean_text(value):
+            raise ValueError("device: text must not hold NUL or a lone surrogate")
+        return len(value.encode("utf-8")) + 2
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > AMOUNT_LIMIT:
+            raise ValueError("device: a number out of range")
+        return 16
+    if isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        size = 2
+        for key, item in items:
+            if key is not None:
+                keys[0] += 1
+                size += _device_size(key, depth + 1, keys) + 1
+                if keys[0] > MAX_DEVICE_KEYS:
+                    raise ValueError(f"device: more than {MAX_DEVICE_KEYS} keys")
+            size += _device_size(item, depth + 1, keys) + 1
+            if size > MAX_DEVICE_BYTES:
+                raise ValueError(f"device: larger than {MAX_DEVICE_BYTES} bytes")
+        return size
+    raise ValueError("device: values are JSON text, numbers, booleans, lists or objects")
+
+
+class DeviceInfo(BaseModel):
+    """What the enrolling terminal says about itself (kept for the operator).
+
+    Any JSON object, bounded: at most :data:`MAX_DEVICE_KEYS` keys (all levels),
+    :data:`MAX_DEVICE_DEPTH` levels and about :data:`MAX_DEVICE_BYTES` bytes of JSON.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"maxProperties": MAX_DEVICE_KEYS},
+    )
+    hostname: Annotated[Str, Field(max_length=255)] | None = None
+    version: Annotated[Str, Field(max_length=64)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            _device_size(data, 0, [0])
+        return data
 
 
 class EnrollRequest(BaseModel):
     """``POST /v1/enroll``: a one-time code (its format is checked by the server: 400)."""
 
-    code: Annotated[StrictStr, Field(max_length=64, description="XXXX-XXXX-XXXX")]
+    code: Annotated[Str, Field(max_length=64, description="XXXX-XXXX-XXXX")]
     device: DeviceInfo = Field(default_factory=DeviceInfo)
 
 
@@ -210,7 +315,7 @@ class EnrollResponse(Message):
 
     terminal_id: Text
     store_id: Text
-    credential: Annotated[StrictStr, Field(min_length=3, description="<terminal_id>.<secret>")]
+    credential: Annotated[Str, Field(min_length=3, description="<terminal_id>.<secret>")]
     server_time: IsoTime
 
     @model_validator(mode="after")
@@ -226,24 +331,24 @@ class EnrollResponse(Message):
 class EntityInfo(Message):
     """One entity of a snapshot manifest."""
 
-    columns: list[StrictStr]
-    key: StrictStr | None = Field(default=None, description="key columns joined with '|'")
+    columns: Annotated[list[Str], Field(max_length=MAX_COLUMNS)]
+    key: Str | None = Field(default=None, description="key columns joined with '|'")
     rows: Position = 0
 
 
 class Manifest(Message):
     """``GET /v1/snapshot``: the cursor (taken before any page) and the entities."""
 
-    snapshot_id: StrictStr = ""
+    snapshot_id: Str = ""
     cursor: Position
     server_time: IsoTime | None = None
-    entities: dict[str, EntityInfo]
+    entities: Annotated[dict[Str, EntityInfo], Field(max_length=MAX_COLUMNS)]
 
 
 class NextLine(Message):
     """The last line of a snapshot page: the key to ask for the next page after, or null."""
 
-    next: StrictStr | None
+    next: Str | None
 
 
 def row_schemas() -> dict[str, dict[str, Any]]:
@@ -275,7 +380,7 @@ def _change_model(name: str) -> Any:
         "seq": (Position, ...),
         "entity": (Literal[name], ...),
         "op": (Literal["upsert", "delete"], ...),
-        "key": (StrictStr, ...),
+        "key": (Str, ...),
         "row": (row_type(shape) | None, Field(description=", ".join(shape.columns))),
     }
     return create_model(f"Change_{name}", __base__=Message, **fields)
@@ -291,7 +396,7 @@ Change: Any = Annotated[
 class ChangesPage(Message):
     """``GET /v1/changes``: changes after a cursor, the new cursor, and whether more follow."""
 
-    changes: list[Change]
+    changes: Annotated[list[Change], Field(max_length=MAX_CHANGES)]
     cursor: Position
     more: bool = Field(strict=True)
 
@@ -436,7 +541,7 @@ class SalesPush(BaseModel):
 class SaleAccepted(Message):
     """Stored now (``created``) or before (``duplicate``, the first result)."""
 
-    sale_id: StrictStr
+    sale_id: Str
     status: Literal["created", "duplicate"]
     change_seq: Position | None = Field(
         description="the change-log position of the member update; null for a non-member sale"
@@ -446,9 +551,9 @@ class SaleAccepted(Message):
 class SaleRefused(Message):
     """Not stored: another body for a known ``sale_id`` (``conflict``) or invalid (``rejected``)."""
 
-    sale_id: StrictStr | None
+    sale_id: Str | None
     status: Literal["conflict", "rejected"]
-    error: StrictStr
+    error: Str
 
 
 SaleResult = Annotated[SaleAccepted | SaleRefused, Field(discriminator="status")]
@@ -457,14 +562,14 @@ SaleResult = Annotated[SaleAccepted | SaleRefused, Field(discriminator="status")
 class SalesResults(Message):
     """One result per pushed sale, in order."""
 
-    results: list[SaleResult]
+    results: Annotated[list[SaleResult], Field(max_length=MAX_SALES)]
 
 
 # -- reports and lifecycle ---------------------------------------------------------------------
 
 
 class TierRow(Message):
-    tier: StrictStr
+    tier: Str
     sales: StrictInt
     total: StrictInt
     discount: StrictInt
@@ -479,9 +584,9 @@ class HourRow(Message):
 
 
 class MemberRow(Message):
-    member_no: StrictStr
-    display_name: StrictStr | None
-    tier: StrictStr | None
+    member_no: Str
+    display_name: Str | None
+    tier: Str | None
     total: StrictInt
     visits: StrictInt
 
@@ -489,8 +594,8 @@ class MemberRow(Message):
 class WireDailyReport(Message):
     """``GET /v1/reports/daily``: ``clubcore.reports.DailyReport`` with ``scope`` ``store``."""
 
-    business_date: StrictStr
-    currency: StrictStr
+    business_date: Str
+    currency: Str
     scope: Literal["store", "lane"]
     sales_count: StrictInt
     returns_count: StrictInt
@@ -508,17 +613,17 @@ class WireDailyReport(Message):
     points_redeemed: StrictInt
     members_served: StrictInt
     top20_share: float
-    by_tier: list[TierRow]
-    by_hour: list[HourRow]
-    top_members: list[MemberRow]
+    by_tier: Annotated[list[TierRow], Field(max_length=MAX_COLUMNS)]
+    by_hour: Annotated[list[HourRow], Field(max_length=24)]
+    top_members: Annotated[list[MemberRow], Field(max_length=MAX_CHANGES)]
 
 
 class RotationPending(Message):
     """Step 1 of a rotation: the new credential, pending until its first use."""
 
     status: Literal["pending"]
-    terminal_id: StrictStr
-    credential: StrictStr
+    terminal_id: Str
+    credential: Str
     created_at: IsoTime
 
 
@@ -526,7 +631,7 @@ class RotationActive(Message):
     """Step 2: the pending credential is now the terminal's."""
 
     status: Literal["active"]
-    terminal_id: StrictStr
+    terminal_id: Str
     activated_at: IsoTime
 
 
@@ -539,6 +644,6 @@ class Rotation(RootModel[RotationPending | RotationActive]):
 class Decommissioned(Message):
     """``POST /v1/decommission``: the terminal is revoked."""
 
-    terminal_id: StrictStr
-    store_id: StrictStr
+    terminal_id: Str
+    store_id: Str
     revoked_at: IsoTime
