@@ -77,8 +77,8 @@ class ServerLimits:
     address_burst: int = 4_000
     terminal_rate: float = 200.0
     terminal_burst: int = 1_000
-    enroll_rate: float = 1.0
-    enroll_burst: int = 30
+    enroll_rate: float = 5.0
+    enroll_burst: int = 300
     enroll_failures: int = 10
     enroll_window: int = 600
     enroll_lockout: int = 900
