@@ -215,7 +215,9 @@ def test_wrong_codes_lock_the_address_out_and_the_operator_sees_it(
     good = new_code(demo)
     with TestClient(create_app(demo, clock=clock, limits=limits)) as client:
         for n in range(10):
-            refused(client.post("/v1/enroll", json={"code": f"AAAA-AAAA-AAA{'BCDEFGHIJK'[n]}"}), 401)
+            refused(
+                client.post("/v1/enroll", json={"code": f"AAAA-AAAA-AAA{'BCDEFGHIJK'[n]}"}), 401
+            )
         before = counts(demo)
         for code in ("AAAA-AAAA-AAAA", good):
             answer = client.post("/v1/enroll", json={"code": code})
@@ -228,7 +230,9 @@ def test_wrong_codes_lock_the_address_out_and_the_operator_sees_it(
         with demo.reading() as conn:
             [row] = list_lockouts(conn, clock())
         assert (row["address"], row["failures"]) == ("testclient", 10)
-        listed = CliRunner().invoke(cli, ["terminal", "lockouts", "--db", str(demo.engine.url)])
+        listed = CliRunner().invoke(
+            cli, ["terminal", "lockouts", "--all", "--db", str(demo.engine.url)]
+        )
         assert "testclient" in listed.output and "locked until" in listed.output, listed.output
         clock.advance(minutes=15)
         assert other.post("/v1/enroll", json={"code": good}).status_code == 200
