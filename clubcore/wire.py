@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import operator
 import re
 from collections.abc import Mapping
@@ -75,9 +74,9 @@ __all__ = [
     "AMOUNT_LIMIT",
     "MAX_CHANGES",
     "MAX_COLUMNS",
-    "MAX_DEVICE_BYTES",
-    "MAX_DEVICE_DEPTH",
+    "MAX_DEVICE_KEY",
     "MAX_DEVICE_KEYS",
+    "MAX_DEVICE_TEXT",
     "MAX_LINES",
     "MAX_POSITION",
     "MAX_SALES",
@@ -131,10 +130,10 @@ MAX_POSITION = 2**63 - 1
 
 #: the most text one field may carry, anywhere in the protocol
 MAX_TEXT = 4_000
-#: the enroll ``device`` object: its JSON size, keys and nesting depth at most
-MAX_DEVICE_BYTES = 4_096
-MAX_DEVICE_KEYS = 32
-MAX_DEVICE_DEPTH = 4
+#: the enroll ``device`` object: keys, characters of a key and of a text value at most
+MAX_DEVICE_KEYS = 16
+MAX_DEVICE_KEY = 64
+MAX_DEVICE_TEXT = 200
 
 
 def clean_text(value: str) -> bool:
@@ -248,65 +247,56 @@ class Health(Message):
     protocol: StrictInt
 
 
-def _device_size(value: object, depth: int, keys: list[int]) -> int:
-    """The JSON size of a device value (about), checking its depth, keys and texts.
-
-    Stops at the first problem, so a huge value costs no more than the limit.
-    """
-    if depth > MAX_DEVICE_DEPTH:
-        raise ValueError(f"device: nested more than {MAX_DEVICE_DEPTH} deep")
-    if isinstance(value, str):
-        if not clean_text(value):
-            raise ValueError("device: text must not hold NUL or a lone surrogate")
-        return len(value.encode("utf-8")) + 2
-    if value is None or isinstance(value, bool):
-        return 5
-    if isinstance(value, int | float):
-        if not math.isfinite(value) or abs(value) > AMOUNT_LIMIT:
-            raise ValueError("device: a number out of range")
-        return 16
-    if isinstance(value, dict | list):
-        items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
-        size = 2
-        for key, item in items:
-            if key is not None:
-                keys[0] += 1
-                size += _device_size(key, depth + 1, keys) + 1
-                if keys[0] > MAX_DEVICE_KEYS:
-                    raise ValueError(f"device: more than {MAX_DEVICE_KEYS} keys")
-            size += _device_size(item, depth + 1, keys) + 1
-            if size > MAX_DEVICE_BYTES:
-                raise ValueError(f"device: larger than {MAX_DEVICE_BYTES} bytes")
-        return size
-    raise ValueError("device: values are JSON text, numbers, booleans, lists or objects")
+#: a device value: text, a bounded whole number, a boolean or null
+DeviceValue = (
+    Annotated[StrictStr, Field(max_length=MAX_DEVICE_TEXT), _NO_NUL, _CLEAN]
+    | Amount
+    | Annotated[bool, Field(strict=True)]
+    | None
+)
+_DEVICE_KEY = {"maxLength": MAX_DEVICE_KEY, "minLength": 1, "pattern": "^[^\\u0000]*$"}
 
 
 class DeviceInfo(BaseModel):
     """What the enrolling terminal says about itself (kept for the operator).
 
-    Any JSON object, bounded: at most :data:`MAX_DEVICE_KEYS` keys (all levels),
-    :data:`MAX_DEVICE_DEPTH` levels and about :data:`MAX_DEVICE_BYTES` bytes of JSON.
+    A flat JSON object of at most :data:`MAX_DEVICE_KEYS` keys (1..
+    :data:`MAX_DEVICE_KEY` characters), each value text (at most
+    :data:`MAX_DEVICE_TEXT` characters), a whole number, a boolean or null:
+    about 4 KB at most.
     """
 
     model_config = ConfigDict(
         extra="allow",
-        json_schema_extra={"maxProperties": MAX_DEVICE_KEYS},
+        json_schema_extra={"maxProperties": MAX_DEVICE_KEYS, "propertyNames": _DEVICE_KEY},
     )
-    hostname: Annotated[Str, Field(max_length=255)] | None = None
-    version: Annotated[Str, Field(max_length=64)] | None = None
+    __pydantic_extra__: dict[str, DeviceValue] = Field(init=False)
+    hostname: Annotated[StrictStr, Field(max_length=MAX_DEVICE_TEXT), _NO_NUL, _CLEAN] | None = None
+    version: Annotated[StrictStr, Field(max_length=64), _NO_NUL, _CLEAN] | None = None
 
     @model_validator(mode="before")
     @classmethod
-    def _bounded(cls, data: Any) -> Any:
+    def _bounded_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            _device_size(data, 0, [0])
+            if len(data) > MAX_DEVICE_KEYS:
+                raise ValueError(f"device: more than {MAX_DEVICE_KEYS} keys")
+            for key in data:
+                if not 0 < len(key) <= MAX_DEVICE_KEY or not clean_text(key):
+                    raise ValueError(f"device: keys are 1..{MAX_DEVICE_KEY} characters of text")
         return data
 
 
 class EnrollRequest(BaseModel):
     """``POST /v1/enroll``: a one-time code (its format is checked by the server: 400)."""
 
-    code: Annotated[Str, Field(max_length=64, description="XXXX-XXXX-XXXX")]
+    code: Annotated[
+        Str,
+        Field(
+            max_length=64,
+            description="XXXX-XXXX-XXXX (a malformed code is 400 invalid-code)",
+            json_schema_extra={"pattern": "^[A-Za-z2-7]{4}-[A-Za-z2-7]{4}-[A-Za-z2-7]{4}$"},
+        ),
+    ]
     device: DeviceInfo = Field(default_factory=DeviceInfo)
 
 
