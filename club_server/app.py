@@ -10,7 +10,10 @@ shape. A 500 would be a bug; it is answered in the same shape too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from math import ceil
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,11 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from club_server import __version__
 from club_server.clock import Clock, utc_now
 from club_server.db import Database
+from club_server.limits import Buckets, Monotonic, ServerLimits, client_address
 from club_server.routes import router
-from clubcore.errors import FormatError, RequestRefusedError
-from clubcore.wire import ErrorBody, row_schemas
+from clubcore.errors import FormatError, RateLimitedError, RequestRefusedError
+from clubcore.wire import MAX_TEXT, ErrorBody, printable, row_schemas
 
-__all__ = ["MAX_BODY", "PROTOCOL", "create_app", "error_body"]
+__all__ = ["MAX_BODY", "PROTOCOL", "create_app", "error_body", "error_response"]
 
 PROTOCOL = 1
 MAX_BODY = 8 * 1024 * 1024
@@ -45,16 +49,32 @@ _HTTP_CODES = {
 
 
 def error_body(code: str, message: str) -> dict[str, str]:
-    """The protocol's error body (:class:`clubcore.wire.ErrorBody`)."""
-    return ErrorBody(error=code, message=message).model_dump()
+    """The protocol's error body (:class:`clubcore.wire.ErrorBody`); any text is escaped to
+    what the body may carry (:func:`clubcore.wire.printable`)."""
+    return ErrorBody(error=code, message=printable(message)[:MAX_TEXT]).model_dump()
 
 
 class ProtocolMiddleware:
-    """Adds ``X-Club-Protocol`` to every answer and refuses bodies over the limit with 413."""
+    """Adds ``X-Club-Protocol`` to every answer, limits request rates per address (429),
+    refuses bodies over the limit (413) and bodies that stop arriving (408).
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+    A body is read here, whole, before the app sees the request: each part
+    must arrive within ``limits.body_timeout`` seconds (a body shorter than its
+    ``Content-Length`` is answered ``408 timeout`` and the connection closed).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body: int = MAX_BODY,
+        limits: ServerLimits | None = None,
+        monotonic: Monotonic = time.monotonic,
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.limits = limits or ServerLimits()
+        self.addresses = Buckets(self.limits.address_rate, self.limits.address_burst, monotonic)
+        self.enrolments = Buckets(self.limits.enroll_rate, self.limits.enroll_burst, monotonic)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,13 +86,21 @@ class ProtocolMiddleware:
                 MutableHeaders(scope=message)["X-Club-Protocol"] = str(PROTOCOL)
             await send(message)
 
+        refusal = self._over_rate(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send_with_header)
+            return
         length = Headers(scope=scope).get("content-length", "")
         if length.isdigit() and int(length) > self.max_body:
             await self._too_large(scope, receive, send_with_header)
             return
         body, more = bytearray(), True
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.limits.body_timeout)
+            except TimeoutError:
+                await _timed_out(self.limits.body_timeout)(scope, receive, send_with_header)
+                return
             if message["type"] != "http.request":
                 return  # the client went away
             body += message.get("body", b"")
@@ -82,11 +110,33 @@ class ProtocolMiddleware:
                 return
         await self.app(scope, _replay(bytes(body), receive), send_with_header)
 
+    def _over_rate(self, scope: Scope) -> JSONResponse | None:
+        address = client_address(scope)
+        wait = self.addresses.take(address)
+        if not wait and scope.get("path") == "/v1/enroll":
+            wait = self.enrolments.take(address)
+        if not wait:
+            return None
+        return error_response(RateLimitedError("rate-limited", "too many requests", ceil(wait)))
+
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
             error_body("too-large", f"request bodies are limited to {self.max_body} bytes"), 413
         )
         await response(scope, receive, send)
+
+
+def _timed_out(seconds: float) -> JSONResponse:
+    body = error_body("timeout", f"the request body stopped arriving for {seconds:g} s")
+    return JSONResponse(body, 408, headers={"Connection": "close"})
+
+
+def error_response(exc: RequestRefusedError) -> JSONResponse:
+    """Our refusal as an answer: its status and code, and ``Retry-After`` for a 429."""
+    headers = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -113,7 +163,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestRefusedError)
     async def refused(_: Request, exc: RequestRefusedError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), exc.status)
+        return error_response(exc)
 
     @app.exception_handler(FormatError)
     async def malformed(_: Request, exc: FormatError) -> JSONResponse:
@@ -126,7 +176,7 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"http-{exc.status_code}")
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, exc.headers)
 
     @app.exception_handler(Exception)
     async def internal(_: Request, exc: Exception) -> JSONResponse:
@@ -147,8 +197,19 @@ def _add_row_schemas(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(database: Database, *, clock: Clock = utc_now) -> FastAPI:
-    """The club server's ASGI app over ``database`` (already migrated)."""
+def create_app(
+    database: Database,
+    *,
+    clock: Clock = utc_now,
+    limits: ServerLimits | None = None,
+    monotonic: Monotonic = time.monotonic,
+) -> FastAPI:
+    """The club server's ASGI app over ``database`` (already migrated).
+
+    ``clock`` is the server's now (answers, lockouts); ``monotonic`` times the
+    rate limits' buckets; ``limits`` are :class:`ServerLimits` (defaults).
+    """
+    limits = limits or ServerLimits()
     app = FastAPI(
         title="Club server",
         version=__version__,
@@ -156,8 +217,10 @@ def create_app(database: Database, *, clock: Clock = utc_now) -> FastAPI:
     )
     app.state.database = database
     app.state.clock = clock
+    app.state.limits = limits
+    app.state.terminal_rate = Buckets(limits.terminal_rate, limits.terminal_burst, monotonic)
     app.include_router(router)
     _add_row_schemas(app)
     _install_handlers(app)
-    app.add_middleware(ProtocolMiddleware)
+    app.add_middleware(ProtocolMiddleware, limits=limits, monotonic=monotonic)
     return app

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator, WithJsonSchema
 
 from club_server import __version__
 from club_server.changes import read_changes
@@ -25,12 +26,14 @@ from club_server.lifecycle import (
     pending_matches,
     rotate_credential,
 )
+from club_server.limits import Buckets, check_lockout, client_address, record_failure
 from club_server.reports import store_daily_report
 from club_server.sales import push_sales
 from club_server.settings import read_settings
 from club_server.snapshot import DEFAULT_PAGE, MAX_PAGE, manifest, page
 from club_server.terminals import TerminalRecord, authenticate, enroll
-from clubcore.errors import RequestRefusedError
+from clubcore.dates import parse_day
+from clubcore.errors import FormatError, RequestRefusedError
 from clubcore.wire import (
     MAX_CHANGES,
     MAX_POSITION,
@@ -44,6 +47,7 @@ from clubcore.wire import (
     Rotation,
     SalesPush,
     SalesResults,
+    Str,
     WireDailyReport,
     snapshot_page_schema,
 )
@@ -65,17 +69,40 @@ _ERROR_TEXT = {
     403: "terminal-revoked",
     404: "not found",
     410: "the enrollment code was used or expired",
+    408: "timeout: the body stopped arriving",
     413: "too-large: the body is over 8 MiB",
     422: "invalid-request: the body or query does not validate",
+    429: "rate-limited (or enroll-locked): too many requests; see Retry-After",
 }
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers of a route: each the one error shape (``ErrorBody``)."""
-    return {code: {"model": ErrorBody, "description": _ERROR_TEXT[code]} for code in codes}
+    """The error answers of a route, besides 408 and 429 that any route may answer: each the
+    one error shape (``ErrorBody``)."""
+    every = sorted({*codes, 408, 429})
+    return {code: {"model": ErrorBody, "description": _ERROR_TEXT[code]} for code in every}
 
 
 _AUTHENTICATED = (401, 403, 413, 422)
+
+
+def _day(value: object) -> object:
+    """A query's date: ISO or Jalali ``YYYY-MM-DD`` text (:func:`clubcore.dates.parse_day`)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_day(value)
+    except FormatError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: ``?date=``: ISO ``2026-12-01`` or Jalali ``1405-09-10``, never a timestamp
+DayQuery = Annotated[
+    date | None,
+    BeforeValidator(_day),
+    WithJsonSchema({"type": "string", "format": "date", "description": "ISO or Jalali"}),
+    Query(alias="date", description="YYYY-MM-DD, ISO or Jalali (1405-09-10)"),
+]
 
 
 def _database(request: Request) -> Database:
@@ -109,13 +136,23 @@ def current_terminal(request: Request, credentials: Credentials) -> TerminalReco
     authorization = _header(credentials)
     with _database(request).reading() as conn:
         try:
-            return authenticate(conn, authorization)
+            terminal = authenticate(conn, authorization)
         except RequestRefusedError as exc:
             if exc.status != 401 or not pending_matches(conn, authorization):
                 raise
             refusal = exc
+        else:
+            return _within_rate(request, terminal)
     with _database(request).writing() as conn:
-        return activate_on_first_use(conn, authorization, _now(request), refusal)
+        terminal = activate_on_first_use(conn, authorization, _now(request), refusal)
+    return _within_rate(request, terminal)
+
+
+def _within_rate(request: Request, terminal: TerminalRecord) -> TerminalRecord:
+    """``terminal``, unless it is over its request rate (429)."""
+    buckets: Buckets = request.app.state.terminal_rate
+    buckets.check(f"terminal:{terminal.terminal_id}")
+    return terminal
 
 
 Terminal = Annotated[TerminalRecord, Depends(current_terminal)]
@@ -131,9 +168,22 @@ def health(request: Request) -> dict[str, Any]:
     "/enroll", response_model=EnrollResponse, responses=_errors(400, 401, 403, 410, 413, 422)
 )
 def enroll_terminal(body: EnrollRequest, request: Request) -> dict[str, str]:
-    """Spend a one-time enrollment code for this terminal's credential."""
-    with _database(request).writing() as conn:
-        return enroll(conn, body.code, body.device.model_dump(), _now(request))
+    """Spend a one-time enrollment code for this terminal's credential.
+
+    An address that sent too many refused codes is locked out for a while
+    (429 ``enroll-locked``, :mod:`club_server.limits`), even with a good code.
+    """
+    database, now = _database(request), _now(request)
+    address = client_address(request.scope)
+    with database.reading() as conn:
+        check_lockout(conn, address, now)
+    try:
+        with database.writing() as conn:
+            return enroll(conn, body.code, body.device.model_dump(), now)
+    except RequestRefusedError:
+        with database.writing() as conn:
+            record_failure(conn, address, now, request.app.state.limits)
+        raise
 
 
 @router.get("/snapshot", response_model=Manifest, responses=_errors(*_AUTHENTICATED))
@@ -154,10 +204,10 @@ _NDJSON: dict[int | str, dict[str, Any]] = {
 
 @router.get("/snapshot/{entity}", responses=_NDJSON, response_class=Response)
 def snapshot_page(
-    entity: Annotated[str, PathParam(max_length=64, examples=list(ENTITIES))],
+    entity: Annotated[Str, PathParam(max_length=64, examples=list(ENTITIES))],
     request: Request,
     _terminal: Terminal,
-    after: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[Str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
 ) -> Response:
     """One page of an entity: gzip NDJSON, one JSON array per row, then ``{"next": key}``."""
@@ -188,9 +238,7 @@ def sales(body: SalesPush, request: Request, terminal: Terminal) -> dict[str, An
 
 
 @router.get("/reports/daily", response_model=WireDailyReport, responses=_errors(*_AUTHENTICATED))
-def daily_report(
-    request: Request, terminal: Terminal, day: Annotated[date | None, Query(alias="date")] = None
-) -> dict[str, Any]:
+def daily_report(request: Request, terminal: Terminal, day: DayQuery = None) -> dict[str, Any]:
     """The store-wide daily report of this terminal's store (default: today, store time)."""
     with _database(request).reading() as conn:
         currency = read_settings(conn).currency_name

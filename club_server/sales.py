@@ -73,7 +73,7 @@ from clubcore.points import LedgerKind
 from clubcore.pricing import Customer
 from clubcore.repricing import PricingSnapshot, reprice
 from clubcore.sale import Sale, SaleKind, check_arithmetic, check_return
-from clubcore.wire import MAX_SALES, canonical_sale, parse_wire_sale, sale_from_wire
+from clubcore.wire import MAX_SALES, canonical_sale, clean_text, parse_wire_sale, sale_from_wire
 
 __all__ = ["MAX_SALES", "ledger_balances", "ledger_mismatches", "push_sales"]
 
@@ -109,7 +109,7 @@ def parse_sale(item: Any) -> _Parsed:
 
 def _sale_id_of(item: Any) -> str | None:
     value = item.get("sale_id") if isinstance(item, dict) else None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and clean_text(value) and len(value) <= 200 else None
 
 
 def push_sales(

@@ -28,7 +28,14 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["credential_rotations", "metadata", "points_suspense", "rule_sets", "schema_migrations"]
+__all__ = [
+    "credential_rotations",
+    "enroll_lockouts",
+    "metadata",
+    "points_suspense",
+    "rule_sets",
+    "schema_migrations",
+]
 
 metadata = MetaData()
 
@@ -289,6 +296,17 @@ credential_rotations = Table(
     Column("new_hash", Text, nullable=False),
     Column("new_secret_sealed", Text, nullable=False),
     Column("created_at", Text, nullable=False),
+)  # fmt: skip
+
+#: refused enrollment codes by client address, and the lockout they led to (server only),
+#: see :mod:`club_server.limits`
+enroll_lockouts = Table(
+    "enroll_lockouts", metadata,
+    Column("address", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_started_at", Text, nullable=False),
+    Column("last_failure_at", Text, nullable=False),
+    Column("locked_until", Text),
 )  # fmt: skip
 
 #: the record of the schema runner used before Alembic (steps 1-4), kept with a last row

@@ -19,6 +19,7 @@ catch one tree::
     │   ├── AuthorizationError        a wrong or missing manager PIN
     │   ├── CardRejectedError         a card read but refused; ``reason`` says why
     │   ├── RequestRefusedError       the club server refused a request; ``code``, ``status``
+    │   │   └── RateLimitedError          too many requests (429); ``retry_after`` seconds
     │   ├── ReaderError               a card reader problem
     │   │   ├── ReaderUnavailableError    no such reader, or it cannot be opened
     │   │   └── CardIOError               the card went away or answered badly
@@ -52,6 +53,7 @@ __all__ = [
     "NotFoundError",
     "ProtocolError",
     "QuantityError",
+    "RateLimitedError",
     "ReaderError",
     "ReaderUnavailableError",
     "RedemptionError",
@@ -156,6 +158,14 @@ class RequestRefusedError(UserFacingError):
         super().__init__(message, hint=hint)
         self.status = status
         self.code = code
+
+
+class RateLimitedError(RequestRefusedError):
+    """Too many requests, or too many failed enrollment codes: try again in ``retry_after`` s."""
+
+    def __init__(self, code: str, message: str, retry_after: int) -> None:
+        super().__init__(429, code, message)
+        self.retry_after = max(1, retry_after)
 
 
 class ReaderError(UserFacingError):

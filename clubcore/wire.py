@@ -40,17 +40,20 @@ from __future__ import annotations
 import functools
 import json
 import operator
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    JsonValue,
     PlainSerializer,
     RootModel,
     StrictInt,
@@ -71,9 +74,14 @@ from clubcore.wire_rows import ENTITY_SHAPES, row_type
 __all__ = [
     "AMOUNT_LIMIT",
     "MAX_CHANGES",
+    "MAX_COLUMNS",
+    "MAX_DEVICE_KEY",
+    "MAX_DEVICE_KEYS",
+    "MAX_DEVICE_TEXT",
     "MAX_LINES",
     "MAX_POSITION",
     "MAX_SALES",
+    "MAX_TEXT",
     "WIRE_VERSION",
     "ChangesPage",
     "Decommissioned",
@@ -85,6 +93,7 @@ __all__ = [
     "Health",
     "Manifest",
     "NextLine",
+    "OptionalText",
     "Rotation",
     "RotationActive",
     "RotationPending",
@@ -94,11 +103,15 @@ __all__ = [
     "SaleResult",
     "SalesPush",
     "SalesResults",
+    "Str",
+    "Text",
     "WireDailyReport",
     "WireLine",
     "WireSale",
     "canonical_sale",
+    "clean_text",
     "parse_wire_sale",
+    "printable",
     "row_schemas",
     "sale_from_wire",
     "sale_to_wire",
@@ -110,15 +123,50 @@ WIRE_VERSION = 1
 MAX_SALES = 500
 MAX_LINES = 1_000
 MAX_CHANGES = 10_000
+#: columns of an entity, entities of a manifest, tiers of a report at most
+MAX_COLUMNS = 64
 #: the largest amount, count or position a sale may carry (either sign)
 AMOUNT_LIMIT = 10**15
 #: the largest change-log position or count (a signed 64-bit integer in both databases)
 MAX_POSITION = 2**63 - 1
 
-Text = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-OptionalText = Annotated[StrictStr, Field(max_length=500)] | None
+#: the most text one field may carry, anywhere in the protocol
+MAX_TEXT = 4_000
+#: the enroll ``device`` object: keys, characters of a key and of a text value at most
+MAX_DEVICE_KEYS = 16
+MAX_DEVICE_KEY = 64
+MAX_DEVICE_TEXT = 200
+
+
+def clean_text(value: str) -> bool:
+    """Whether ``value`` is text a database can store: no NUL, no lone surrogate."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clean(value: str) -> str:
+    if not clean_text(value):
+        raise ValueError("text must not hold NUL or a lone surrogate")
+    return value
+
+
+#: what every text field carries besides its bounds: the JSON schema says "no NUL", and the
+#: validator refuses NUL and lone surrogates (which PostgreSQL and UTF-8 refuse)
+_NO_NUL = Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+_CLEAN = AfterValidator(_clean)
+#: the protocol's text types, one definition with three bounds: any text of a message,
+#: a required short text (an id, a name) and an optional longer one
+Str = Annotated[StrictStr, Field(max_length=MAX_TEXT), _NO_NUL, _CLEAN]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=200), _NO_NUL, _CLEAN]
+OptionalText = Annotated[StrictStr, Field(max_length=500), _NO_NUL, _CLEAN] | None
 Amount = Annotated[StrictInt, Field(ge=-AMOUNT_LIMIT, le=AMOUNT_LIMIT)]
 Position = Annotated[StrictInt, Field(ge=0, le=MAX_POSITION)]
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 def _aware_time(value: object) -> object:
@@ -137,7 +185,7 @@ def _aware_time(value: object) -> object:
 def _iso_date(value: object) -> object:
     if isinstance(value, date):
         return value
-    if not isinstance(value, str) or not 0 < len(value) <= 200:
+    if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
         raise ValueError("must be a YYYY-MM-DD date")
     return date.fromisoformat(value)
 
@@ -163,13 +211,23 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+def printable(message: str) -> str:
+    """``message`` with NUL and lone surrogates escaped, so any answer can carry it."""
+    if clean_text(message):
+        return message
+    return message.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 def summary(exc: ValidationError, limit: int = 5) -> str:
-    """The first ``limit`` problems of ``exc`` as one line: ``where: what; ...``."""
+    """The first ``limit`` problems of ``exc`` as one line: ``where: what; ...``.
+
+    Locations name the caller's keys, which may be anything: the text is :func:`printable`.
+    """
     problems = []
     for error in exc.errors(include_url=False)[:limit]:
-        where = ".".join(str(p) for p in error["loc"])
+        where = ".".join(str(p)[:64] for p in error["loc"])
         problems.append(f"{where}: {error['msg']}" if where else error["msg"])
-    return "; ".join(problems) or "does not validate"
+    return printable("; ".join(problems) or "does not validate")[:MAX_TEXT]
 
 
 # -- errors, health, enrollment -----------------------------------------------------------
@@ -178,8 +236,8 @@ def summary(exc: ValidationError, limit: int = 5) -> str:
 class ErrorBody(Message):
     """Every 4xx/5xx answer: a stable code and a message for a technician."""
 
-    error: StrictStr = Field(description="a stable code, e.g. unauthorized, terminal-revoked")
-    message: StrictStr
+    error: Str = Field(description="a stable code, e.g. unauthorized, terminal-revoked")
+    message: Str
 
 
 class Health(Message):
@@ -187,22 +245,64 @@ class Health(Message):
 
     status: Literal["ok"]
     time: IsoTime
-    version: StrictStr
+    version: Str
     protocol: StrictInt
 
 
-class DeviceInfo(BaseModel):
-    """What the enrolling terminal says about itself (kept for the operator)."""
+#: a device value: text, a bounded whole number, a boolean or null
+DeviceValue = (
+    Annotated[StrictStr, Field(max_length=MAX_DEVICE_TEXT), _NO_NUL, _CLEAN]
+    | Amount
+    | Annotated[bool, Field(strict=True)]
+    | None
+)
+_DEVICE_KEY: dict[str, JsonValue] = {
+    "maxLength": MAX_DEVICE_KEY,
+    "minLength": 1,
+    "pattern": "^[^\\u0000]*$",
+}
 
-    model_config = ConfigDict(extra="allow")
-    hostname: Annotated[StrictStr, Field(max_length=255)] | None = None
-    version: Annotated[StrictStr, Field(max_length=64)] | None = None
+
+class DeviceInfo(BaseModel):
+    """What the enrolling terminal says about itself (kept for the operator).
+
+    A flat JSON object of at most :data:`MAX_DEVICE_KEYS` keys (1..
+    :data:`MAX_DEVICE_KEY` characters), each value text (at most
+    :data:`MAX_DEVICE_TEXT` characters), a whole number, a boolean or null:
+    about 4 KB at most.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"maxProperties": MAX_DEVICE_KEYS, "propertyNames": _DEVICE_KEY},
+    )
+    __pydantic_extra__: dict[str, DeviceValue] = Field(init=False)
+    hostname: Annotated[StrictStr, Field(max_length=MAX_DEVICE_TEXT), _NO_NUL, _CLEAN] | None = None
+    version: Annotated[StrictStr, Field(max_length=64), _NO_NUL, _CLEAN] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if len(data) > MAX_DEVICE_KEYS:
+                raise ValueError(f"device: more than {MAX_DEVICE_KEYS} keys")
+            for key in data:
+                if not 0 < len(key) <= MAX_DEVICE_KEY or not clean_text(key):
+                    raise ValueError(f"device: keys are 1..{MAX_DEVICE_KEY} characters of text")
+        return data
 
 
 class EnrollRequest(BaseModel):
     """``POST /v1/enroll``: a one-time code (its format is checked by the server: 400)."""
 
-    code: Annotated[StrictStr, Field(max_length=64, description="XXXX-XXXX-XXXX")]
+    code: Annotated[
+        Str,
+        Field(
+            max_length=64,
+            description="XXXX-XXXX-XXXX (a malformed code is 400 invalid-code)",
+            json_schema_extra={"pattern": "^[A-Za-z2-7]{4}-[A-Za-z2-7]{4}-[A-Za-z2-7]{4}$"},
+        ),
+    ]
     device: DeviceInfo = Field(default_factory=DeviceInfo)
 
 
@@ -211,7 +311,7 @@ class EnrollResponse(Message):
 
     terminal_id: Text
     store_id: Text
-    credential: Annotated[StrictStr, Field(min_length=3, description="<terminal_id>.<secret>")]
+    credential: Annotated[Str, Field(min_length=3, description="<terminal_id>.<secret>")]
     server_time: IsoTime
 
     @model_validator(mode="after")
@@ -227,24 +327,24 @@ class EnrollResponse(Message):
 class EntityInfo(Message):
     """One entity of a snapshot manifest."""
 
-    columns: list[StrictStr]
-    key: StrictStr | None = Field(default=None, description="key columns joined with '|'")
+    columns: Annotated[list[Str], Field(max_length=MAX_COLUMNS)]
+    key: Str | None = Field(default=None, description="key columns joined with '|'")
     rows: Position = 0
 
 
 class Manifest(Message):
     """``GET /v1/snapshot``: the cursor (taken before any page) and the entities."""
 
-    snapshot_id: StrictStr = ""
+    snapshot_id: Str = ""
     cursor: Position
     server_time: IsoTime | None = None
-    entities: dict[str, EntityInfo]
+    entities: Annotated[dict[Str, EntityInfo], Field(max_length=MAX_COLUMNS)]
 
 
 class NextLine(Message):
     """The last line of a snapshot page: the key to ask for the next page after, or null."""
 
-    next: StrictStr | None
+    next: Str | None
 
 
 def row_schemas() -> dict[str, dict[str, Any]]:
@@ -276,7 +376,7 @@ def _change_model(name: str) -> Any:
         "seq": (Position, ...),
         "entity": (Literal[name], ...),
         "op": (Literal["upsert", "delete"], ...),
-        "key": (StrictStr, ...),
+        "key": (Str, ...),
         "row": (row_type(shape) | None, Field(description=", ".join(shape.columns))),
     }
     return create_model(f"Change_{name}", __base__=Message, **fields)
@@ -292,7 +392,7 @@ Change: Any = Annotated[
 class ChangesPage(Message):
     """``GET /v1/changes``: changes after a cursor, the new cursor, and whether more follow."""
 
-    changes: list[Change]
+    changes: Annotated[list[Change], Field(max_length=MAX_CHANGES)]
     cursor: Position
     more: bool = Field(strict=True)
 
@@ -437,7 +537,7 @@ class SalesPush(BaseModel):
 class SaleAccepted(Message):
     """Stored now (``created``) or before (``duplicate``, the first result)."""
 
-    sale_id: StrictStr
+    sale_id: Str
     status: Literal["created", "duplicate"]
     change_seq: Position | None = Field(
         description="the change-log position of the member update; null for a non-member sale"
@@ -447,9 +547,9 @@ class SaleAccepted(Message):
 class SaleRefused(Message):
     """Not stored: another body for a known ``sale_id`` (``conflict``) or invalid (``rejected``)."""
 
-    sale_id: StrictStr | None
+    sale_id: Str | None
     status: Literal["conflict", "rejected"]
-    error: StrictStr
+    error: Str
 
 
 class SaleHeld(Message):
@@ -467,14 +567,14 @@ SaleResult = Annotated[SaleAccepted | SaleHeld | SaleRefused, Field(discriminato
 class SalesResults(Message):
     """One result per pushed sale, in order."""
 
-    results: list[SaleResult]
+    results: Annotated[list[SaleResult], Field(max_length=MAX_SALES)]
 
 
 # -- reports and lifecycle ---------------------------------------------------------------------
 
 
 class TierRow(Message):
-    tier: StrictStr
+    tier: Str
     sales: StrictInt
     total: StrictInt
     discount: StrictInt
@@ -489,9 +589,9 @@ class HourRow(Message):
 
 
 class MemberRow(Message):
-    member_no: StrictStr
-    display_name: StrictStr | None
-    tier: StrictStr | None
+    member_no: Str
+    display_name: Str | None
+    tier: Str | None
     total: StrictInt
     visits: StrictInt
 
@@ -499,8 +599,8 @@ class MemberRow(Message):
 class WireDailyReport(Message):
     """``GET /v1/reports/daily``: ``clubcore.reports.DailyReport`` with ``scope`` ``store``."""
 
-    business_date: StrictStr
-    currency: StrictStr
+    business_date: Str
+    currency: Str
     scope: Literal["store", "lane"]
     sales_count: StrictInt
     returns_count: StrictInt
@@ -518,17 +618,17 @@ class WireDailyReport(Message):
     points_redeemed: StrictInt
     members_served: StrictInt
     top20_share: float
-    by_tier: list[TierRow]
-    by_hour: list[HourRow]
-    top_members: list[MemberRow]
+    by_tier: Annotated[list[TierRow], Field(max_length=MAX_COLUMNS)]
+    by_hour: Annotated[list[HourRow], Field(max_length=24)]
+    top_members: Annotated[list[MemberRow], Field(max_length=MAX_CHANGES)]
 
 
 class RotationPending(Message):
     """Step 1 of a rotation: the new credential, pending until its first use."""
 
     status: Literal["pending"]
-    terminal_id: StrictStr
-    credential: StrictStr
+    terminal_id: Str
+    credential: Str
     created_at: IsoTime
 
 
@@ -536,7 +636,7 @@ class RotationActive(Message):
     """Step 2: the pending credential is now the terminal's."""
 
     status: Literal["active"]
-    terminal_id: StrictStr
+    terminal_id: Str
     activated_at: IsoTime
 
 
@@ -549,6 +649,6 @@ class Rotation(RootModel[RotationPending | RotationActive]):
 class Decommissioned(Message):
     """``POST /v1/decommission``: the terminal is revoked."""
 
-    terminal_id: StrictStr
-    store_id: StrictStr
+    terminal_id: Str
+    store_id: Str
     revoked_at: IsoTime

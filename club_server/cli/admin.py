@@ -20,6 +20,7 @@ from club_server.cli.base import (
 )
 from club_server.clock import utc_now
 from club_server.keys import generate_key, list_keys, retire_key, rotate_key
+from club_server.limits import clear_lockouts, list_lockouts
 from club_server.members import add_member, show_member
 from club_server.terminals import add_terminal, revoke_terminal
 from clubcore.errors import FormatError
@@ -133,6 +134,36 @@ def terminal_revoke(terminal_id: str, db_url: str | None) -> None:
     with opened(db_url) as database, database.writing() as conn:
         revoke_terminal(conn, terminal_id, utc_now())
     click.echo(f"terminal {terminal_id} revoked")
+
+
+@terminal.command("lockouts")
+@click.option("--all", "everything", is_flag=True, help="Also addresses with failures, unlocked.")
+@click.option("--clear", "clear", multiple=True, metavar="ADDRESS", help="Lift this lockout.")
+@click.option("--clear-all", is_flag=True, help="Lift every lockout and forget all failures.")
+@db_option
+@as_json_option
+@handle_errors
+def terminal_lockouts(
+    everything: bool, clear: tuple[str, ...], clear_all: bool, db_url: str | None, as_json: bool
+) -> None:
+    """Addresses locked out of enrollment after too many wrong codes; lift them with --clear."""
+    with opened(db_url) as database, database.writing() as conn:
+        if clear or clear_all:
+            count = clear_lockouts(conn, None if clear_all else list(clear))
+            click.echo(f"cleared {count} address{'es' if count != 1 else ''}")
+            return
+        rows = list_lockouts(conn, utc_now(), everything=everything)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        until = f"locked until {row['locked_until']}" if row["locked_until"] else "not locked"
+        click.echo(
+            f"{row['address']:39} {row['failures']:3} wrong codes since "
+            f"{row['window_started_at']}, {until}"
+        )
+    if not rows:
+        click.echo("no addresses locked out")
 
 
 @cli.group()

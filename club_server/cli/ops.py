@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from club_server.cli.base import (
 from club_server.clock import utc_now
 from club_server.demo import DEMO_STORE, seed
 from club_server.flags import list_flags, resolve_flags
+from club_server.limits import ServerLimits
 from club_server.reports import store_daily_report
 from club_server.settings import read_settings
 from club_server.suspense import discard, list_suspense, release
@@ -28,24 +30,100 @@ from clubcore.money import CURRENCIES, format_amount
 
 __all__ = ["demo_data", "flags", "report", "serve", "suspense_group"]
 
+#: the most header bytes a request may send before its body
+MAX_HEADERS = 16 * 1024
+DEFAULTS = ServerLimits()
+
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8600, show_default=True, help="TCP port.")
 @click.option("--log-level", default="info", show_default=True, help="uvicorn's log level.")
+@click.option(
+    "--keep-alive", default=5, show_default=True, help="Seconds an idle connection is kept."
+)
+@click.option(
+    "--body-timeout",
+    default=DEFAULTS.body_timeout,
+    show_default=True,
+    help="Seconds to wait for the next part of a request body (then 408).",
+)
+@click.option(
+    "--max-connections",
+    default=2_000,
+    show_default=True,
+    help="Connections served at once; more are answered 503.",
+)
+@click.option(
+    "--rate-per-address",
+    default=DEFAULTS.address_rate,
+    show_default=True,
+    help="Requests per second from one address (0: no limit).",
+)
+@click.option(
+    "--rate-per-terminal",
+    default=DEFAULTS.terminal_rate,
+    show_default=True,
+    help="Requests per second of one terminal (0: no limit).",
+)
+@click.option(
+    "--enroll-failures",
+    default=DEFAULTS.enroll_failures,
+    show_default=True,
+    help="Wrong enrollment codes from one address that lock it out (0: never).",
+)
+@click.option(
+    "--enroll-lockout",
+    default=DEFAULTS.enroll_lockout,
+    show_default=True,
+    help="Seconds an address stays locked out of enrollment.",
+)
 @db_option
 @handle_errors
-def serve(host: str, port: int, log_level: str, db_url: str | None) -> None:
-    """Serve the sync API (put TLS in front of it: a reverse proxy, or uvicorn's options)."""
+def serve(
+    host: str,
+    port: int,
+    log_level: str,
+    keep_alive: int,
+    body_timeout: float,
+    max_connections: int,
+    rate_per_address: float,
+    rate_per_terminal: float,
+    enroll_failures: int,
+    enroll_lockout: int,
+    db_url: str | None,
+) -> None:
+    """Serve the sync API (put TLS in front of it: a reverse proxy, or uvicorn's options).
+
+    Limits (docs/sync-protocol.md, "Limits"): request rates per address and
+    per terminal (429), enrollment lockouts, a body timeout (408), idle
+    connections closed after --keep-alive, headers at most 16 KiB.
+    """
     import uvicorn
 
     from club_server.app import create_app
 
+    limits = replace(
+        DEFAULTS,
+        body_timeout=body_timeout,
+        address_rate=rate_per_address,
+        terminal_rate=rate_per_terminal,
+        enroll_failures=enroll_failures,
+        enroll_lockout=enroll_lockout,
+    )
     with opened(db_url) as database:
         click.echo(
             f"club server on http://{host}:{port} ({database.engine.url.render_as_string()})"
         )
-        uvicorn.run(create_app(database), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(database, limits=limits),
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_keep_alive=keep_alive,
+            limit_concurrency=max_connections,
+            h11_max_incomplete_event_size=MAX_HEADERS,
+        )
 
 
 def _progress(label: str, done: int, total: int) -> None:

@@ -195,10 +195,14 @@ def test_a_sale_that_does_not_add_up_is_rejected_and_changes_nothing(
     # adds up, but not under the rules it names: stored, points held, flagged
     off_the_rules = [
         (sale(points_earned=16), "points earned 16, the rules give 10"),
-        (sale(points_redeemed=100, points_discount=9_999, total=90_001),
-         "points discount 9999, the rules give 10000"),
-        (sale(points_redeemed=50, points_discount=5_000, total=95_000),
-         "at least 100 points must be redeemed"),
+        (
+            sale(points_redeemed=100, points_discount=9_999, total=90_001),
+            "points discount 9999, the rules give 10000",
+        ),
+        (
+            sale(points_redeemed=50, points_discount=5_000, total=95_000),
+            "at least 100 points must be redeemed",
+        ),
     ]
     good = sale()
     pushed = [t for t, _ in tampered] + [t for t, _ in off_the_rules] + [good]
