@@ -21,8 +21,10 @@ kind                    raised when
                         its member more than ``limits.points_per_member_day``
                         on its business day: stored, its points held
 ``foreign-return``      a void or refund of another store's sale (rejected)
-``sale-squat``          a terminal pushed a ``sale_id`` another terminal owns
-                        (rejected; the body is kept on the flag)
+``sale-id-reused``      a terminal pushed a ``sale_id`` another terminal used
+                        (stored as the pushing terminal's own sale: ids are
+                        per terminal, so nothing is squatted); not counted
+                        for incidents, as either of the two may be the copy
 ``incident``            a terminal has ``limits.incident_flags`` open flags of
                         the kinds above: one incident per terminal, listed
                         first by ``club-server flags``
@@ -66,7 +68,7 @@ __all__ = [
 
 #: the flags that say a lane recorded what an honest lane could not; enough open ones
 #: from one terminal make an ``incident``
-TRUST_KINDS = ("price-mismatch", "points-limit", "foreign-return", "sale-squat")
+TRUST_KINDS = ("price-mismatch", "points-limit", "foreign-return")
 
 
 def add_flag(

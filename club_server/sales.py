@@ -3,7 +3,7 @@
 Each item of ``POST /v1/sales`` is answered on its own (``created``,
 ``held``, ``duplicate``, ``conflict`` or ``rejected``, see
 ``docs/sync-protocol.md``); the whole request is one transaction. The
-idempotency key is ``sale_id``; a replay is recognised by the SHA-256 of the
+idempotency key is the terminal and ``sale_id``; a replay is recognised by the SHA-256 of the
 sale's canonical body (its wire form, :class:`clubcore.wire.WireSale`,
 re-serialised with sorted keys by :func:`clubcore.wire.canonical_sale`), so
 formatting differences do not count as a different body.
@@ -30,17 +30,15 @@ honest lane could:
    return of a held sale. The operator releases or discards suspense
    entries (:mod:`club_server.suspense`). Points credited are always those
    of the club's own computation (which matched the lane's).
-3. *A sale id is its terminal's*: a known ``sale_id`` pushed by another
-   terminal is ``rejected`` and flagged ``sale-squat`` (the body is kept on
-   the flag), never answered ``duplicate`` or ``conflict`` and never changes
-   the stored sale. Order of arrival: when the rightful sale comes first it
-   is created, and the squatter's copy is rejected; when a squatter stores a
-   stolen id first (it could only know the id by seeing the rightful sale
-   elsewhere), its copy is a new sale like any other and is re-priced (so it
-   earns at most what that basket earns), and the rightful terminal's push
-   is then the one rejected and flagged, with its body kept on the flag for
-   the operator: nothing is lost, nothing is counted twice, and the flag
-   names both terminals.
+3. *A sale id is its terminal's*: the idempotency key is (terminal, ``sale_id``)
+   (the primary key of ``sales``), so a lane cannot squat another lane's sale
+   ids: whichever arrives first, each terminal's sale is its own, answered
+   and replayed on its own. A ``sale_id`` another terminal already used is
+   flagged ``sale-id-reused`` (ids are random, so a reuse is a copy) but
+   never refused for it. A void or refund names the sale it reverses by id
+   within its store: the pushing terminal's own sale of that id first, else
+   the store's earliest; a sale of that id only in another store is refused
+   as above.
 
 Repeated trust flags from one terminal (``limits.incident_flags`` open ones)
 raise one ``incident`` flag (:func:`club_server.flags.raise_incident`),
@@ -51,6 +49,7 @@ A member's balance is always their ledger sum (:func:`ledger_mismatches`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -92,7 +91,6 @@ class _Known:
 
     body_hash: str
     change_seq: int | None
-    terminal_id: str
     held: str | None
 
 
@@ -126,9 +124,11 @@ def push_sales(
             parsed.append(_own(parse_sale(item), terminal))
         except FormatError as exc:
             parsed.append(str(exc))
-    known = _known(conn, [p.sale.sale_id for p in parsed if isinstance(p, _Parsed)])
+    ids = [p.sale.sale_id for p in parsed if isinstance(p, _Parsed)]
+    known, reused = _known(conn, terminal.terminal_id, ids)
     checker = _Checker.load(
         conn,
+        terminal,
         [p.sale for p in parsed if isinstance(p, _Parsed) and p.sale.sale_id not in known],
         now,
     )
@@ -139,11 +139,14 @@ def push_sales(
             results.append({"sale_id": _sale_id_of(item), "status": "rejected", "error": entry})
         elif entry.sale.sale_id in fresh:  # the same sale twice in one request
             first = fresh[entry.sale.sale_id]
-            seen = _Known(first.body_hash, None, terminal.terminal_id, first.held)
+            seen = _Known(first.body_hash, None, first.held)
             results.append(_replay(conn, terminal, entry, seen, now))
         elif entry.sale.sale_id in known:
             results.append(_replay(conn, terminal, entry, known[entry.sale.sale_id], now))
         else:
+            if entry.sale.sale_id in reused:
+                why = f"sale_id also used by terminal {reused[entry.sale.sale_id]:.60}"
+                _trust_flag(conn, "sale-id-reused", terminal, entry.sale, why, now)
             results.append(_new(conn, terminal, checker, entry, fresh, now))
     seqs = _store(conn, terminal, list(fresh.values()), now)
     flag_velocity(conn, [e.sale for e in fresh.values()], terminal.terminal_id, now)
@@ -246,12 +249,14 @@ class _Checker:
     returns: dict[str, list[Sale]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, conn: Connection, candidates: list[Sale], now: datetime) -> _Checker:
+    def load(
+        cls, conn: Connection, terminal: TerminalRecord, candidates: list[Sale], now: datetime
+    ) -> _Checker:
         versions = {s.rules_version for s in candidates if s.kind is SaleKind.SALE}
         ranks = {str(c): int(r) for c, r in conn.execute(select(tiers.c.code, tiers.c.rank))}
         numbers = sorted({s.member_no for s in candidates if s.member_no})
         refs = {s.ref_sale_id for s in candidates if s.kind is not SaleKind.SALE and s.ref_sale_id}
-        originals, held = _stored_sales(conn, sorted(refs))
+        originals, held = _stored_sales(conn, terminal, sorted(refs))
         checker = cls(
             snapshots(conn, versions, now),
             ranks,
@@ -389,30 +394,55 @@ def _earned(conn: Connection, candidates: list[Sale]) -> dict[tuple[str, str], i
     return earned
 
 
-def _stored_sales(conn: Connection, sale_ids: list[str]) -> tuple[dict[str, Sale], set[str]]:
-    """The stored sales of ``sale_ids``, and which of them are held."""
-    found: dict[str, Sale] = {}
-    held: set[str] = set()
+def _stored_sales(
+    conn: Connection, terminal: TerminalRecord, sale_ids: list[str]
+) -> tuple[dict[str, Sale], set[str]]:
+    """The stored sales ``sale_ids`` name for ``terminal``, and which of them are held.
+
+    Of the sales with one id, the terminal's own wins, then its store's earliest
+    received, then (so that it can be refused as another store's) any other.
+    """
+    best: dict[str, tuple[tuple[int, str], Sale, bool]] = {}
     for start in range(0, len(sale_ids), 500):
         chunk = sale_ids[start : start + 500]
-        query = select(sales.c.sale_id, sales.c.payload, sales.c.held)
-        for sale_id, payload, reason in conn.execute(query.where(sales.c.sale_id.in_(chunk))):
-            found[str(sale_id)] = sale_from_wire(json.loads(payload))
-            if reason is not None:
-                held.add(str(sale_id))
-    return found, held
+        query = select(
+            sales.c.sale_id,
+            sales.c.terminal_id,
+            sales.c.store_id,
+            sales.c.received_at,
+            sales.c.payload,
+            sales.c.held,
+        ).where(sales.c.sale_id.in_(chunk))
+        for sale_id, owner, store, received, payload, reason in conn.execute(query):
+            rank = 0 if owner == terminal.terminal_id else 1 if store == terminal.store_id else 2
+            order = (rank, str(received))
+            if sale_id not in best or order < best[sale_id][0]:
+                best[str(sale_id)] = (
+                    order,
+                    sale_from_wire(json.loads(payload)),
+                    reason is not None,
+                )
+    found = {sale_id: sale for sale_id, (_, sale, _) in best.items()}
+    return found, {sale_id for sale_id, (_, _, held) in best.items() if held}
 
 
 def _stored_returns(conn: Connection, originals: Mapping[str, Sale]) -> dict[str, list[Sale]]:
-    """The stored voids and refunds of ``originals`` (by the ``sales_ref`` index)."""
+    """The stored voids and refunds of ``originals`` (by the ``sales_ref`` index).
+
+    Returns are of their own store's sales only, so those of another store's
+    sale with the same id are not counted.
+    """
     found: dict[str, list[Sale]] = {}
     ids = sorted(originals)
     for start in range(0, len(ids), 500):
-        query = select(sales.c.payload).where(sales.c.ref_sale_id.in_(ids[start : start + 500]))
-        for (payload,) in conn.execute(query):
+        query = select(sales.c.store_id, sales.c.payload).where(
+            sales.c.ref_sale_id.in_(ids[start : start + 500])
+        )
+        for store, payload in conn.execute(query):
             sale = sale_from_wire(json.loads(payload))
-            if sale.ref_sale_id is not None:
-                found.setdefault(sale.ref_sale_id, []).append(sale)
+            original = originals.get(sale.ref_sale_id or "")
+            if original is not None and store == original.store_id:
+                found.setdefault(original.sale_id, []).append(sale)
     return found
 
 
@@ -424,37 +454,36 @@ def _own(parsed: _Parsed, terminal: TerminalRecord) -> _Parsed:
     return parsed
 
 
-def _known(conn: Connection, sale_ids: list[str]) -> dict[str, _Known]:
+def _known(
+    conn: Connection, terminal_id: str, sale_ids: list[str]
+) -> tuple[dict[str, _Known], dict[str, str]]:
+    """The terminal's stored sales of ``sale_ids``; and the others' ids: id -> a terminal."""
     known: dict[str, _Known] = {}
+    reused: dict[str, str] = {}
     for start in range(0, len(sale_ids), 500):
         chunk = sale_ids[start : start + 500]
         query = select(
             sales.c.sale_id,
+            sales.c.terminal_id,
             sales.c.body_hash,
             sales.c.change_seq,
-            sales.c.terminal_id,
             sales.c.held,
         )
-        for sale_id, body_hash, seq, owner, held in conn.execute(
+        for sale_id, owner, body_hash, seq, held in conn.execute(
             query.where(sales.c.sale_id.in_(chunk))
         ):
-            known[str(sale_id)] = _Known(str(body_hash), seq, str(owner), held)
-    return known
+            if owner == terminal_id:
+                known[str(sale_id)] = _Known(str(body_hash), seq, held)
+            else:
+                reused.setdefault(str(sale_id), str(owner))
+    return known, reused
 
 
 def _replay(
     conn: Connection, terminal: TerminalRecord, entry: _Parsed, known: _Known, now: datetime
 ) -> dict[str, Any]:
-    """The answer to a known ``sale_id``: the first result, a conflict, or a squat."""
+    """The answer to a ``sale_id`` this terminal pushed before: the first result, or a conflict."""
     sale_id = entry.sale.sale_id
-    if known.terminal_id != terminal.terminal_id:
-        detail = f"sale_id is terminal {known.terminal_id:.60}'s; pushed by {terminal.terminal_id}"
-        _trust_flag(conn, "sale-squat", terminal, entry.sale, detail, now, entry.canonical)
-        return {
-            "sale_id": sale_id,
-            "status": "rejected",
-            "error": "sale_id belongs to another terminal (kept for review)",
-        }
     if known.body_hash == entry.body_hash:
         if known.held is not None:
             return _held(sale_id, known.held)
@@ -479,7 +508,7 @@ def _store(
         return {}
     credited = [e.sale for e in entries if e.held is None]
     member_seq = _apply_points(conn, terminal, credited, now)
-    _suspend(conn, [e for e in entries if e.held is not None], now)
+    _suspend(conn, terminal, [e for e in entries if e.held is not None], now)
     stamp = iso(now)
     conn.execute(
         sales.insert(),
@@ -532,14 +561,26 @@ def _ledger_rows(batch: Sequence[Sale], stamp: str) -> list[dict[str, Any]]:
     ]
 
 
-def _suspend(conn: Connection, entries: list[_Parsed], now: datetime) -> None:
-    """Park the points of held sales in the suspense account (and flag unknown members)."""
+def _suspend(
+    conn: Connection, terminal: TerminalRecord, entries: list[_Parsed], now: datetime
+) -> None:
+    """Park the credits of held sales in the suspense account (and flag unknown members).
+
+    Their debits (points a member redeemed at the till) are the member's at once, as
+    the discount was given: a held sale never leaves the member richer. Those of a
+    member the club does not have are parked too, with nobody to debit.
+    """
     rows = []
+    debits: list[Sale] = []
     for entry in entries:
-        for row in _ledger_rows([entry.sale], iso(now)):
-            rows.append({**row, "reason": (entry.held or "")[:1000]})
         sale = entry.sale
-        if sale.member_no and (entry.held or "").startswith(f"member {sale.member_no[:40]} is not"):
+        unknown = (entry.held or "").startswith(f"member {(sale.member_no or '')[:40]} is not")
+        for row in _ledger_rows([sale], iso(now)):
+            if row["points"] > 0 or unknown:
+                rows.append({**row, "reason": (entry.held or "")[:1000]})
+        if not unknown and sale.member_no and sale.points_redeemed > 0:
+            debits.append(dataclasses.replace(sale, points_earned=0, total=0))
+        if sale.member_no and unknown:
             add_flag(
                 conn,
                 "unknown-member",
@@ -551,6 +592,8 @@ def _suspend(conn: Connection, entries: list[_Parsed], now: datetime) -> None:
             )
     if rows:
         conn.execute(points_suspense.insert(), rows)
+    if debits:
+        _apply_points(conn, terminal, debits, now)
 
 
 def _apply_points(

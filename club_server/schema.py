@@ -203,9 +203,11 @@ points_ledger = Table(
 )  # fmt: skip
 Index("points_ledger_member", points_ledger.c.member_no)
 
+#: pushed sales, each known by its terminal and its id (revision 0008): a sale id is
+#: the idempotency key of its own terminal only
 sales = Table(
     "sales", metadata,
-    Column("sale_id", Text, primary_key=True),
+    Column("sale_id", Text, nullable=False),
     Column("terminal_id", Text, nullable=False),
     Column("store_id", Text, nullable=False),
     Column("body_hash", Text, nullable=False),
@@ -227,6 +229,7 @@ sales = Table(
     Column("ref_sale_id", Text),  # what a void or refund reverses (revision 0004)
     # why its points were held for review instead of credited; null: credited (revision 0006)
     Column("held", Text),
+    PrimaryKeyConstraint("sale_id", "terminal_id", name="sales_pkey"),
 )  # fmt: skip
 Index("sales_store_day", sales.c.store_id, sales.c.business_date)
 Index("sales_member_day", sales.c.member_no, sales.c.business_date)  # card velocity

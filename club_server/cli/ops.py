@@ -221,7 +221,7 @@ def report_daily(store_id: str, day: datetime | None, db_url: str | None, as_jso
 @click.option(
     "--kind",
     help="Only flags of this kind (incident, negative-balance, sale-conflict, unknown-member, "
-    "velocity, store-hop, price-mismatch, points-limit, foreign-return, sale-squat).",
+    "velocity, store-hop, price-mismatch, points-limit, foreign-return, sale-id-reused).",
 )
 @db_option
 @as_json_option

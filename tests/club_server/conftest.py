@@ -26,6 +26,7 @@ from club_server.app import create_app
 from club_server.db import Database, open_database
 from club_server.demo import DEMO_STORE, seed
 from club_server.rulesets import publish
+from club_server.sales import ledger_mismatches
 from club_server.schema import products, rule_sets
 from club_server.terminals import add_terminal
 from clubcore.sale import Sale, SaleKind, SaleLine, Tender, new_sale_id
@@ -139,11 +140,17 @@ def add_test_product(db: Database, now: datetime = NOW) -> None:
 
 
 @pytest.fixture
-def demo(database: Database, keys_dir: Path) -> Database:
-    """The server database seeded with a small demo store (and :data:`TEST_SKU`)."""
+def demo(database: Database, keys_dir: Path) -> Iterator[Database]:
+    """The server database seeded with a small demo store (and :data:`TEST_SKU`).
+
+    After the test, whatever it did: every member's balance is their ledger sum,
+    and no ledger entry belongs to a number the club has no member for.
+    """
     seed_small(database, keys_dir)
     add_test_product(database)
-    return database
+    yield database
+    with database.reading() as conn:
+        assert ledger_mismatches(conn) == [], "a balance is not its ledger sum"
 
 
 @dataclass
