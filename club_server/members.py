@@ -68,7 +68,8 @@ def add_member(
     """
     if member_no is not None:
         member_no = parse_member_number(member_no)
-    if conn.execute(select(tiers.c.code).where(tiers.c.code == tier)).first() is None:
+    in_use = select(tiers.c.code).where(tiers.c.code == tier, tiers.c.retired_at.is_(None))
+    if conn.execute(in_use).first() is None:
         raise FormatError(f"unknown tier {tier!r}")
     number = member_no or _new_number(conn)
     if conn.execute(select(members.c.member_no).where(members.c.member_no == number)).first():

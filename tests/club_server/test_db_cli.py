@@ -20,18 +20,18 @@ def db(*args: str, code: int = 0) -> Result:
 
 def test_current_history_and_upgrade_of_an_old_database(db_url: str) -> None:
     load(2, db_url)
-    assert "the old runner's version 2, behind head 0007" in db("current", "--db", db_url).output
+    assert "the old runner's version 2, behind head 0008" in db("current", "--db", db_url).output
     before = db("history", "--db", db_url).output.splitlines()
     assert before[1].startswith("* 0002  applied") and "0003  pending" in before[2]
-    assert "applied 0003, 0004, 0005, 0006, 0007" in db("upgrade", "--db", db_url).output
-    assert db("current", "--db", db_url).output == "0007 (head)\n"
+    assert "applied 0003, 0004, 0005, 0006, 0007, 0008" in db("upgrade", "--db", db_url).output
+    assert db("current", "--db", db_url).output == "0008 (head)\n"
     status = json.loads(db("current", "--db", db_url, "--json").output)
-    assert status == {"revision": "0007", "legacy_version": 5, "head": "0007", "pending": []}
+    assert status == {"revision": "0008", "legacy_version": 5, "head": "0008", "pending": []}
     again = json.loads(db("upgrade", "--db", db_url, "--json").output)
-    assert again["applied"] == [] and again["from"] == "0007"
+    assert again["applied"] == [] and again["from"] == "0008"
     history = json.loads(db("history", "--db", db_url, "--json").output)
     assert [row["revision"] for row in history if row["applied"]] == [
-        "0001", "0002", "0003", "0004", "0005", "0006", "0007",
+        "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
     ]  # fmt: skip
 
 
