@@ -26,6 +26,7 @@ __all__ = [
     "CategoryDiscount",
     "CategoryDiscountIn",
     "CategoryIn",
+    "Done",
     "LoginRequest",
     "Member",
     "MemberMerge",
@@ -62,6 +63,12 @@ class Request(BaseModel):
 
 class Answer(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class Done(Answer):
+    """What was done, for an action without another answer (a delete, a sign-out)."""
+
+    done: str
 
 
 # -- accounts -----------------------------------------------------------------------------
