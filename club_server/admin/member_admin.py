@@ -25,7 +25,7 @@ from club_server.admin.audit import audited_upsert, current_row, list_audit
 from club_server.admin.models import MemberUpdate
 from club_server.admin.prices import tier_in_use
 from club_server.clock import iso
-from club_server.members import _phone_salt
+from club_server.members import _phone_salt, phone_taken
 from club_server.schema import cards, members, points_ledger, points_suspense, sales
 from clubcore.errors import FormatError, RequestRefusedError, UnknownMemberError
 from clubcore.identity import e164_lookup_key, is_phone, normalise_phone, parse_member_number
@@ -99,15 +99,6 @@ def search_members(
     return [_shown(dict(r._mapping)) for r in found]
 
 
-def _phone_taken(conn: Connection, e164: str, member_no: str) -> None:
-    query = select(members.c.member_no).where(
-        members.c.phone == e164, members.c.member_no != member_no, members.c.merged_into.is_(None)
-    )
-    other = conn.execute(query).scalar()
-    if other is not None:
-        raise RequestRefusedError(409, "phone-taken", f"phone {e164} belongs to member {other}")
-
-
 def update_member(
     conn: Connection, actor: Actor, now: datetime, member_no: str, body: MemberUpdate
 ) -> dict[str, Any]:
@@ -137,7 +128,7 @@ def update_member(
     if body.phone is not None:
         e164 = normalise_phone(body.phone) if body.phone.strip() else None
         if e164:
-            _phone_taken(conn, e164, row["member_no"])
+            phone_taken(conn, e164, row["member_no"])
         changed["phone"] = e164
         changed["phone_hash"] = e164_lookup_key(e164, _phone_salt(conn)) if e164 else None
     if changed != row:
