@@ -24,11 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from club_server import __version__
+from club_server.admin.routes import router as admin_router
 from club_server.clock import Clock, utc_now
 from club_server.db import Database
 from club_server.limits import Buckets, Monotonic, ServerLimits, client_address
 from club_server.routes import router
-from clubcore.errors import FormatError, RateLimitedError, RequestRefusedError
+from clubcore.errors import FormatError, NotFoundError, RateLimitedError, RequestRefusedError
 from clubcore.wire import MAX_TEXT, ErrorBody, printable, row_schemas
 
 __all__ = ["MAX_BODY", "PROTOCOL", "create_app", "error_body", "error_response"]
@@ -165,6 +166,10 @@ def _install_handlers(app: FastAPI) -> None:
     async def refused(_: Request, exc: RequestRefusedError) -> JSONResponse:
         return error_response(exc)
 
+    @app.exception_handler(NotFoundError)
+    async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse(error_body("not-found", exc.message), 404)
+
     @app.exception_handler(FormatError)
     async def malformed(_: Request, exc: FormatError) -> JSONResponse:
         return JSONResponse(error_body("malformed", str(exc)), 400)
@@ -220,6 +225,7 @@ def create_app(
     app.state.limits = limits
     app.state.terminal_rate = Buckets(limits.terminal_rate, limits.terminal_burst, monotonic)
     app.include_router(router)
+    app.include_router(admin_router)
     _add_row_schemas(app)
     _install_handlers(app)
     app.add_middleware(ProtocolMiddleware, limits=limits, monotonic=monotonic)

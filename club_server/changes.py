@@ -59,6 +59,9 @@ def rows_by_key(conn: Connection, entity: Entity, keys: Iterable[str]) -> dict[s
             else tuple_(*cols).in_([tuple(v) for v in values])
         )
         query = select(*entity.key_columns(), *entity.wire_columns()).where(where)
+        visible = entity.on_wire()
+        if visible is not None:
+            query = query.where(visible)
         for row in conn.execute(query):
             found[entity.key_text(row[:width])] = list(row[width:])
     return found

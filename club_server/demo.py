@@ -19,7 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, func, literal, select
 
 from club_server import schema
 from club_server.cards import issue_card
@@ -63,6 +63,8 @@ def _load(
     progress: Progress | None = None,
     total: int = 0,
 ) -> int:
+    if columns is None and table.name in ENTITIES:  # the rows are wire rows
+        columns = [c.name for c in ENTITIES[table.name].source_columns()]
     done, iterator = 0, iter(rows)
     while batch := list(islice(iterator, _BATCH)):
         database.bulk_insert(conn, table, batch, columns)
@@ -134,6 +136,14 @@ def seed(
             demo_rows.product_rows(products, stamp),
             progress=progress,
             total=products,
+        )
+        conn.execute(
+            schema.product_barcodes.insert().from_select(
+                ["barcode", "sku", "position"],
+                select(schema.products.c.barcode, schema.products.c.sku, literal(0)).where(
+                    schema.products.c.barcode.is_not(None)
+                ),
+            )
         )
         prices = _load(database, conn, schema.member_prices, demo_rows.member_price_rows(products))
         _members(database, conn, members, salt, stamp, progress)

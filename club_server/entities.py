@@ -6,6 +6,10 @@ table of the same name. The wire columns are SQL expressions over that table
 (``points_base`` is the ``points_balance`` column), so the snapshot and the
 deltas read the same values. A key on the wire is text; a composite key is
 its parts joined with ``|``.
+
+A row the server keeps but lanes must not have (a disabled offer, a retired
+tier) is left out by the entity's :meth:`Entity.on_wire` filter: the
+snapshot does not send it and a change to it is a ``delete`` delta.
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ class Entity:
     key: tuple[str, ...]
     columns: tuple[str, ...]
     int_key: bool = False
+
+    def on_wire(self) -> ColumnElement[bool] | None:
+        """The rows lanes get (None: all of them)."""
+        if self.name == "offers":
+            return self.table.c.enabled != 0
+        if self.name == "tiers":
+            return self.table.c.retired_at.is_(None)
+        return None
 
     def source_columns(self) -> list[ColumnElement[Any]]:
         """The table columns in wire order (``points_base`` is ``points_balance``)."""

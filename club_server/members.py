@@ -22,11 +22,11 @@ from club_server.schema import cards, members, points_ledger, tiers
 from club_server.settings import read_settings
 from club_server.upserts import put_settings, upsert
 from clubcore.demo_rows import member_number
-from clubcore.errors import FormatError, UnknownMemberError
+from clubcore.errors import FormatError, RequestRefusedError, UnknownMemberError
 from clubcore.identity import e164_lookup_key, normalise_phone, parse_member_number
 from clubcore.settings import PHONE_SALT
 
-__all__ = ["add_member", "show_member"]
+__all__ = ["add_member", "phone_taken", "show_member"]
 
 
 def _phone_salt(conn: Connection) -> bytes:
@@ -36,6 +36,22 @@ def _phone_salt(conn: Connection) -> bytes:
     salt = secrets.token_bytes(16)
     put_settings(conn, {PHONE_SALT.key: salt.hex()})
     return salt
+
+
+def phone_taken(conn: Connection, e164: str, member_no: str | None = None) -> None:
+    """Refuse a phone another (unmerged) member has: one phone belongs to one member.
+
+    Raises:
+        RequestRefusedError: 409 ``phone-taken``.
+    """
+    query = select(members.c.member_no).where(
+        members.c.phone == e164, members.c.merged_into.is_(None)
+    )
+    if member_no is not None:
+        query = query.where(members.c.member_no != member_no)
+    other = conn.execute(query).scalar()
+    if other is not None:
+        raise RequestRefusedError(409, "phone-taken", f"phone {e164} belongs to member {other}")
 
 
 def _new_number(conn: Connection) -> str:
@@ -65,15 +81,19 @@ def add_member(
     Raises:
         FormatError: a malformed member number or phone, an unknown tier, or a
             number that exists already.
+        RequestRefusedError: 409 ``phone-taken``, another member has the phone.
     """
     if member_no is not None:
         member_no = parse_member_number(member_no)
-    if conn.execute(select(tiers.c.code).where(tiers.c.code == tier)).first() is None:
-        raise FormatError(f"unknown tier {tier!r}")
+    in_use = select(tiers.c.code).where(tiers.c.code == tier, tiers.c.retired_at.is_(None))
+    if conn.execute(in_use).first() is None:
+        raise FormatError(f"unknown or retired tier {tier!r}")
     number = member_no or _new_number(conn)
     if conn.execute(select(members.c.member_no).where(members.c.member_no == number)).first():
         raise FormatError(f"member {number} exists already")
     e164 = normalise_phone(phone) if phone else None
+    if e164:
+        phone_taken(conn, e164)
     phone_hash = e164_lookup_key(e164, _phone_salt(conn)) if e164 else None
     upsert(
         conn,

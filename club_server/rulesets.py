@@ -108,7 +108,8 @@ def _offers(conn: Connection) -> Iterable[Offer]:
     def when(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text) if text else None
 
-    for row in conn.execute(select(offers).order_by(offers.c.offer_id)):
+    enabled = select(offers).where(offers.c.enabled != 0).order_by(offers.c.offer_id)
+    for row in conn.execute(enabled):
         try:
             yield Offer(
                 offer_id=row.offer_id,

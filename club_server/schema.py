@@ -29,10 +29,15 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "account_sessions",
+    "accounts",
+    "api_tokens",
+    "audit_log",
     "credential_rotations",
     "enroll_lockouts",
     "metadata",
     "points_suspense",
+    "product_barcodes",
     "rule_sets",
     "schema_migrations",
 ]
@@ -52,6 +57,7 @@ stores = Table(
     Column("store_id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("created_at", Text, nullable=False),
+    Column("timezone", Text),  # IANA name; null: the club's timezone setting (revision 0008)
 )  # fmt: skip
 
 terminals = Table(
@@ -90,6 +96,9 @@ tiers = Table(
     Column("earn_multiplier_bp", Integer, nullable=False),
     Column("assignable", Integer, nullable=False),
     Column("benefits", Text, nullable=False),
+    # server only (revision 0008): translations {"fa": "..."}; a retired tier is not on the wire
+    Column("names", Text, nullable=False, server_default="{}"),
+    Column("retired_at", Text),
 )  # fmt: skip
 
 categories = Table(
@@ -97,6 +106,7 @@ categories = Table(
     Column("code", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("parent", Text),
+    Column("names", Text, nullable=False, server_default="{}"),  # server only (revision 0008)
 )  # fmt: skip
 
 products = Table(
@@ -109,7 +119,18 @@ products = Table(
     Column("member_only", Integer, nullable=False),
     Column("active", Integer, nullable=False),
     Column("updated_at", Text, nullable=False),
+    Column("names", Text, nullable=False, server_default="{}"),  # server only (revision 0008)
 )  # fmt: skip
+
+#: every barcode of a product (server only, revision 0008); lanes get the first as
+#: ``products.barcode``
+product_barcodes = Table(
+    "product_barcodes", metadata,
+    Column("barcode", Text, primary_key=True),
+    Column("sku", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+)  # fmt: skip
+Index("product_barcodes_sku", product_barcodes.c.sku)
 
 member_prices = Table(
     "member_prices", metadata,
@@ -144,6 +165,8 @@ offers = Table(
     Column("stacks", Integer, nullable=False),
     # translations, a JSON object: {"fa": {"title": "...", "message": "..."}}
     Column("texts", Text, nullable=False, server_default="{}"),
+    # server only (revision 0008): a disabled offer is kept here but is not on the wire
+    Column("enabled", Integer, nullable=False, server_default="1"),
 )  # fmt: skip
 
 members = Table(
@@ -161,7 +184,9 @@ members = Table(
     Column("full_name", Text),  # server only
     Column("phone", Text),  # server only: E.164
     Column("joined_at", Text),  # server only
+    Column("merged_into", Text),  # server only: the survivor of a merge (revision 0008)
 )  # fmt: skip
+Index("members_phone", members.c.phone)  # one phone, one member (revision 0008)
 
 cards = Table(
     "cards", metadata,
@@ -311,6 +336,58 @@ enroll_lockouts = Table(
     Column("last_failure_at", Text, nullable=False),
     Column("locked_until", Text),
 )  # fmt: skip
+
+#: operator accounts (revision 0008), see :mod:`club_server.admin.accounts`
+accounts = Table(
+    "accounts", metadata,
+    Column("username", Text, primary_key=True),
+    Column("role", Text, nullable=False),  # admin, operator, store_manager
+    Column("stores", Text, nullable=False),  # a JSON list: a store manager's stores
+    Column("password_hash", Text, nullable=False),  # scrypt$n$r$p$salt$hash
+    Column("created_at", Text, nullable=False),
+    Column("disabled_at", Text),
+)  # fmt: skip
+
+#: signed-in sessions of accounts: the SHA-256 of the bearer token (revision 0008)
+account_sessions = Table(
+    "account_sessions", metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("username", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+    Column("revoked_at", Text),
+)  # fmt: skip
+
+#: API tokens for machines (an ERP's import), SHA-256 of the token (revision 0008)
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("token_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("scope", Text, nullable=False),  # import
+    Column("token_hash", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at", Text),
+    Column("revoked_at", Text),
+    Column("last_used_at", Text),
+)  # fmt: skip
+
+#: every admin change: who, when, what, before and after (revision 0008),
+#: see :mod:`club_server.admin.audit`
+audit_log = Table(
+    "audit_log", metadata,
+    Column("entry_id", Serial, primary_key=True, autoincrement=True),
+    Column("at", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("before", Text),  # JSON, null when created
+    Column("after", Text),  # JSON, null when deleted
+)  # fmt: skip
+Index("api_tokens_hash", api_tokens.c.token_hash, unique=True)
+Index("audit_log_at", audit_log.c.at)
+Index("audit_log_entity", audit_log.c.entity, audit_log.c.key)
 
 #: the record of the schema runner used before Alembic (steps 1-4), kept with a last row
 #: 5 "moved to Alembic" so that an older program refuses this database (revision 0005)

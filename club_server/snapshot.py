@@ -33,7 +33,11 @@ def manifest(conn: Connection) -> dict[str, Any]:
     cursor = current_cursor(conn)
     entities = {}
     for entity in ENTITIES.values():
-        count = conn.execute(select(func.count()).select_from(entity.table)).scalar()
+        counting = select(func.count()).select_from(entity.table)
+        visible = entity.on_wire()
+        if visible is not None:
+            counting = counting.where(visible)
+        count = conn.execute(counting).scalar()
         entities[entity.name] = {
             "columns": list(entity.columns),
             "key": "|".join(entity.key),
@@ -66,6 +70,9 @@ def page_lines(
     query = select(_json_row(conn, entity), *key_cols).order_by(*key_cols).limit(limit + 1)
     if after is not None:
         query = query.where(entity.after(after))
+    visible = entity.on_wire()
+    if visible is not None:
+        query = query.where(visible)
     rows = conn.execute(query).all()
     if len(rows) <= limit:
         return [r[0] for r in rows], None

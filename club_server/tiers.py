@@ -30,7 +30,7 @@ _CHUNK = 500
 
 
 def load_tiers(conn: Connection) -> dict[str, Tier]:
-    """Every tier, by code."""
+    """Every tier in use (not retired), by code."""
     return {
         row.code: Tier(
             row.code,
@@ -41,7 +41,7 @@ def load_tiers(conn: Connection) -> dict[str, Tier]:
             bool(row.assignable),
             tuple(json.loads(row.benefits)),
         )
-        for row in conn.execute(select(tiers))
+        for row in conn.execute(select(tiers).where(tiers.c.retired_at.is_(None)))
     }
 
 

@@ -25,8 +25,13 @@ def _key_of(entity: Entity, row: Mapping[str, Any]) -> str:
     return entity.key_text([row[k] for k in entity.key])
 
 
-def upsert(conn: Connection, entity_name: str, row: Mapping[str, Any]) -> int:
+def upsert(
+    conn: Connection, entity_name: str, row: Mapping[str, Any], *, publish: bool = True
+) -> int:
     """Insert or update one row of a cached entity (table column names); returns the change seq.
+
+    ``publish=False`` leaves publishing the rule set to the caller (once, after a
+    bulk change: :func:`club_server.rulesets.publish`).
 
     Raises:
         KeyError: an unknown entity, or the row lacks a key column.
@@ -42,7 +47,7 @@ def upsert(conn: Connection, entity_name: str, row: Mapping[str, Any]) -> int:
     if not exists:
         conn.execute(entity.table.insert().values(**row))
     seq = record(conn, entity.name, key)
-    return _published(conn, entity.name, seq)
+    return _published(conn, entity.name, seq) if publish else seq
 
 
 def _published(conn: Connection, entity_name: str, seq: int) -> int:
@@ -54,8 +59,10 @@ def _published(conn: Connection, entity_name: str, seq: int) -> int:
     return seq
 
 
-def delete(conn: Connection, entity_name: str, key: str) -> int | None:
+def delete(conn: Connection, entity_name: str, key: str, *, publish: bool = True) -> int | None:
     """Delete one row by its wire key; returns the change seq, None if there was no such row.
+
+    ``publish``: as for :func:`upsert`.
 
     Raises:
         KeyError: an unknown entity.
@@ -63,7 +70,10 @@ def delete(conn: Connection, entity_name: str, key: str) -> int | None:
     """
     entity = ENTITIES[entity_name]
     gone = conn.execute(entity.table.delete().where(entity.matches(key)))
-    return _published(conn, entity.name, record(conn, entity.name, key)) if gone.rowcount else None
+    if not gone.rowcount:
+        return None
+    seq = record(conn, entity.name, key)
+    return _published(conn, entity.name, seq) if publish else seq
 
 
 def put_settings(conn: Connection, values: Mapping[str, object]) -> None:

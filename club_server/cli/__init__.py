@@ -14,6 +14,13 @@ command                                what it does
 ``suspense list|release|discard``      points held in suspense (unknown members, held)
 ``settings show|set``                  the club's settings (checked; lanes get changes)
 ``db upgrade|current|history``         the database's schema (Alembic revisions)
+``account`` / ``token`` / ``audit``     accounts and roles, API tokens, the audit log
+``store add|set|list``                 stores, their names and time zones
+``category`` / ``product``             the catalog, with translations and barcodes
+``price`` / ``discount``               member prices and category percentages per tier
+``offer set|enable|disable|list``      offers
+``tiers set|retire|list``              tiers (``tiers recompute``: re-derive members')
+``member search|update|merge|history`` members in the back office
 =====================================  ===============================================
 
 Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
@@ -21,10 +28,10 @@ Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
 
 from __future__ import annotations
 
-from club_server.cli import admin, database, ops, settings
+from club_server.cli import accounts, admin, catalog, database, ops, settings
 from club_server.cli.base import cli
 
-__all__ = ["admin", "cli", "database", "main", "ops", "settings"]
+__all__ = ["accounts", "admin", "catalog", "cli", "database", "main", "ops", "settings"]
 
 
 def main() -> None:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 SCHEME = "TerminalCredential"
-#: the routes a terminal calls without its credential
-PUBLIC = {("get", "/v1/health"), ("post", "/v1/enroll")}
+ADMIN_SCHEME = "AdminToken"
+#: the routes called without a credential
+PUBLIC = {("get", "/v1/health"), ("post", "/v1/enroll"), ("post", "/admin/v1/session")}
 
 
 @pytest.fixture
@@ -68,14 +69,17 @@ def test_every_error_answer_is_the_one_error_schema(document: dict[str, Any]) ->
 def test_the_terminal_credential_is_a_bearer_scheme_used_by_every_private_route(
     document: dict[str, Any],
 ) -> None:
-    scheme = document["components"]["securitySchemes"][SCHEME]
-    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    """Terminal routes take the terminal's credential, admin routes an admin token, never both."""
+    for name in (SCHEME, ADMIN_SCHEME):
+        scheme = document["components"]["securitySchemes"][name]
+        assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     for method, path, operation in operations(document):
         security = operation.get("security")
         if (method, path) in PUBLIC:
             assert not security, (method, path)
         else:
-            assert security == [{SCHEME: []}], (method, path)
+            wanted = ADMIN_SCHEME if path.startswith("/admin/") else SCHEME
+            assert security == [{wanted: []}], (method, path)
             assert {"401", "403"} <= set(operation["responses"]), (method, path)
         names = {p["name"].lower() for p in operation.get("parameters", [])}
         assert "authorization" not in names, (method, path)  # the scheme, not a header parameter
