@@ -153,7 +153,7 @@ def push_sales(
     raise_incident(conn, terminal.terminal_id, checker.incident_flags, now)
     for result in results:
         first_in_request = result["status"] == "duplicate" and result["change_seq"] is None
-        if result["status"] == "created" or first_in_request:
+        if result["status"] in ("created", "held") or first_in_request:
             result["change_seq"] = seqs.get(result["sale_id"])
     return results
 
@@ -486,7 +486,7 @@ def _replay(
     sale_id = entry.sale.sale_id
     if known.body_hash == entry.body_hash:
         if known.held is not None:
-            return _held(sale_id, known.held)
+            return {**_held(sale_id, known.held), "change_seq": known.change_seq}
         return {"sale_id": sale_id, "status": "duplicate", "change_seq": known.change_seq}
     add_flag(
         conn,
@@ -508,7 +508,11 @@ def _store(
         return {}
     credited = [e.sale for e in entries if e.held is None]
     member_seq = _apply_points(conn, terminal, credited, now)
-    _suspend(conn, terminal, [e for e in entries if e.held is not None], now)
+    debited = _suspend(conn, terminal, [e for e in entries if e.held is not None], now)
+    seqs = {e.sale.sale_id: member_seq.get(e.sale.member_no or "") for e in entries if not e.held}
+    for entry in entries:  # a held sale's answer: the member change of its debit, if any
+        if entry.held and entry.sale.points_redeemed > 0:
+            seqs[entry.sale.sale_id] = debited.get(entry.sale.member_no or "")
     stamp = iso(now)
     conn.execute(
         sales.insert(),
@@ -532,14 +536,14 @@ def _store(
                 "points_earned": e.sale.points_earned,
                 "points_redeemed": e.sale.points_redeemed,
                 "received_at": stamp,
-                "change_seq": None if e.held else member_seq.get(e.sale.member_no or ""),
+                "change_seq": seqs.get(e.sale.sale_id),
                 "ref_sale_id": e.sale.ref_sale_id,
                 "held": e.held,
             }
             for e in entries
         ],
     )
-    return {e.sale.sale_id: member_seq.get(e.sale.member_no or "") for e in entries if not e.held}
+    return seqs
 
 
 def _ledger_rows(batch: Sequence[Sale], stamp: str) -> list[dict[str, Any]]:
@@ -563,12 +567,15 @@ def _ledger_rows(batch: Sequence[Sale], stamp: str) -> list[dict[str, Any]]:
 
 def _suspend(
     conn: Connection, terminal: TerminalRecord, entries: list[_Parsed], now: datetime
-) -> None:
+) -> dict[str, int]:
     """Park the credits of held sales in the suspense account (and flag unknown members).
 
     Their debits (points a member redeemed at the till) are the member's at once, as
     the discount was given: a held sale never leaves the member richer. Those of a
     member the club does not have are parked too, with nobody to debit.
+
+    Returns:
+        the change seq of each debited member's update.
     """
     rows = []
     debits: list[Sale] = []
@@ -592,8 +599,7 @@ def _suspend(
             )
     if rows:
         conn.execute(points_suspense.insert(), rows)
-    if debits:
-        _apply_points(conn, terminal, debits, now)
+    return _apply_points(conn, terminal, debits, now) if debits else {}
 
 
 def _apply_points(
