@@ -293,7 +293,7 @@ def test_sigkill_during_push_pull_and_snapshot(
                     break
                 except ServerUnreachableError:
                     continue
-        assert outbox_counts(lane.db) == (0, 0)
+        assert outbox_counts(lane.db) == (0, 0, 0)
         ids = {r[0] for r in lane.db.execute("SELECT sale_id FROM sales")}
         assert acked <= ids and len(ids) >= 1_000 + len(acked)
         assert lane.terminal_id == terminal_id

@@ -131,7 +131,7 @@ def assert_pushed_exactly_once(club: ClubServer, lane: Terminal, ids: set[str]) 
     server_ids = club.rows("SELECT sale_id FROM sales WHERE terminal_id = :t", t=lane.terminal_id)
     assert len(server_ids) == len(ids)
     assert {row[0] for row in server_ids} == ids
-    assert outbox_counts(lane.db) == (0, 0)  # nothing pending, nothing refused
+    assert outbox_counts(lane.db) == (0, 0, 0)  # nothing pending, nothing refused
     server_ledger = ledger(
         club.rows(
             "SELECT l.member_no, SUM(l.points), COUNT(*) FROM points_ledger l "
