@@ -22,9 +22,11 @@ points; the lane is not told which, except through the member's balance).
 The sale's points-ledger entries follow: ``pending`` until the answer, then
 ``confirmed`` with the answer's ``change_seq``, ``held`` (parked in the
 club's suspense account, not the member's ledger) or ``refused`` (the club
-never counted them). Neither held nor refused entries count in the member's
-local balance: a held sale's points reach it, if the operator releases them,
-as the member's ``points_base`` in a delta.
+never counted them). A held answer with a ``change_seq`` (the club debited
+the points redeemed at the till at once) confirms the sale's ``redeem``
+entries with it and holds the others. Neither held nor refused entries count
+in the member's local balance: a held sale's points reach it, if the
+operator releases them, as the member's ``points_base`` in a delta.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ class Answer:
     """What became of one entry: sent (with the change seq), held or refused (with why).
 
     ``member_no`` is the sale's member, whose ledger entries follow the entry;
-    ``error`` is why it was held or refused.
+    ``error`` is why it was held or refused; ``change_seq`` of a held entry is
+    that of the redemption the club applied at once, if any (:func:`mark_held`).
     """
 
     key: str
@@ -154,20 +157,37 @@ def mark_refused(
 
 
 def mark_held(
-    db: sqlite_utils.Database, key: str, member_no: str | None, reason: str, now: str
+    db: sqlite_utils.Database,
+    key: str,
+    member_no: str | None,
+    reason: str,
+    now: str,
+    change_seq: int | None = None,
 ) -> None:
     """The server stored the entry but holds its points: sent, held with ``reason``, its
-    ledger entries held (caller's transaction)."""
+    ledger entries held (caller's transaction).
+
+    A ``change_seq`` says the club applied the sale's redemption at once (the
+    discount was given at the till) in that member change: its ``redeem``
+    entries are then ``confirmed`` with it, and only the others held.
+    """
     db.execute(
         "UPDATE outbox SET sent_at = ?, held = ? WHERE idempotency_key = ?",
         [now, reason[:1000], key],
     )
-    if member_no is not None:  # by member first: the ledger's index
+    if member_no is None:
+        return
+    if change_seq is not None:  # by member first: the ledger's index
         db.execute(
-            "UPDATE points_ledger SET state = 'held' "
-            "WHERE member_no = ? AND state = 'pending' AND sale_id = ?",
-            [member_no, key],
+            "UPDATE points_ledger SET state = 'confirmed', change_seq = ? "
+            "WHERE member_no = ? AND state = 'pending' AND sale_id = ? AND kind = 'redeem'",
+            [change_seq, member_no, key],
         )
+    db.execute(
+        "UPDATE points_ledger SET state = 'held' "
+        "WHERE member_no = ? AND state = 'pending' AND sale_id = ?",
+        [member_no, key],
+    )
 
 
 def record_answers(db: sqlite_utils.Database, answers: Iterable[Answer], now: str) -> None:
@@ -177,7 +197,7 @@ def record_answers(db: sqlite_utils.Database, answers: Iterable[Answer], now: st
             if answer.outcome is Outcome.SENT:
                 mark_sent(db, answer.key, answer.member_no, answer.change_seq, now)
             elif answer.outcome is Outcome.HELD:
-                mark_held(db, answer.key, answer.member_no, answer.error, now)
+                mark_held(db, answer.key, answer.member_no, answer.error, now, answer.change_seq)
             else:
                 mark_refused(db, answer.key, answer.member_no, answer.error, now)
 

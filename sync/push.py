@@ -13,7 +13,9 @@ every answer of the batch:
 - ``held``: the club stored the sale but holds its points for review (its
   ``error`` says why): the entry is sent (never retried) and held with that
   reason, and the sale's ledger entries ``held`` (not in the local balance;
-  released points come back as the member's balance in a delta);
+  released points come back as the member's balance in a delta), except its
+  redemption when the answer has a ``change_seq`` (the club debited it at
+  once): ``confirmed`` with it;
 - ``conflict`` / ``rejected``: the entry is refused (kept aside, never
   retried, and reported) and the sale's pending ledger entries ``refused``.
 
@@ -111,7 +113,7 @@ def _answers(
             answers.append(Answer(key, members[key], Outcome.SENT, result.change_seq))
         elif isinstance(result, SaleHeld):
             reason = result.error or "no reason given"
-            answers.append(Answer(key, members[key], Outcome.HELD, error=reason))
+            answers.append(Answer(key, members[key], Outcome.HELD, result.change_seq, reason))
         else:
             error = f"{result.status}: {result.error or 'no reason given'}"
             answers.append(Answer(key, members[key], Outcome.REFUSED, error=error))

@@ -97,3 +97,31 @@ def test_a_held_entry_is_sent_never_retried_and_its_points_not_counted(
     assert [e.idempotency_key for e in outbox.next_batch(terminal.db)] == [waiting]
     assert outbox.outbox_counts(terminal.db) == outbox.OutboxCounts(pending=1, refused=0, held=1)
     assert points_balance(terminal.db, member) == base  # the club holds them, so does the lane
+
+
+def test_a_held_answer_with_a_change_seq_confirms_the_redemption_the_club_applied(
+    terminal: Terminal,
+) -> None:
+    """A club that debits a held sale's redemption at once says in which member change."""
+    checkout = terminal.checkout()
+    checkout.identify(member_number(2))
+    checkout.add("P000001", 2)
+    checkout.redeem(100)
+    sale = checkout.complete()
+    member = sale.member_no
+    assert member is not None and sale.points_redeemed == 100 and sale.points_earned > 0
+    base = terminal.db["members"].get(member)["points_base"]
+    outbox.record_answers(
+        terminal.db, [Answer(sale.sale_id, member, Outcome.HELD, 77, "held: no")], "now"
+    )
+    kinds = dict(
+        terminal.db.execute(
+            "SELECT kind, state || ':' || COALESCE(change_seq, '') FROM points_ledger "
+            "WHERE sale_id = ?",
+            [sale.sale_id],
+        ).fetchall()
+    )
+    assert kinds == {"earn": "held:", "redeem": "confirmed:77"}
+    # the debit counts until a delta past 77 brings it in points_base; the credit is held
+    assert points_balance(terminal.db, member) == base - 100
+    assert outbox.outbox_counts(terminal.db).held == 1
