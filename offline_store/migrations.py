@@ -272,11 +272,46 @@ WHERE state = 'pending'
   AND sale_id IN (SELECT idempotency_key FROM outbox WHERE refused_at IS NOT NULL);
 """
 
+_V5 = """
+-- sales the club stored but whose points it holds for review (sync answer 'held'): the
+-- outbox entry is sent, 'held' says why; its ledger entries 'held', not counted (a table
+-- rebuild: SQLite cannot change a CHECK constraint in place)
+ALTER TABLE outbox ADD COLUMN held TEXT;
+CREATE INDEX outbox_held ON outbox (seq) WHERE held IS NOT NULL;
+CREATE TABLE points_ledger_v5 (
+    entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    member_no TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('earn', 'redeem', 'adjust', 'expire')),
+    points INTEGER NOT NULL,
+    sale_id TEXT REFERENCES sales (sale_id),
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'confirmed', 'refused', 'held')),
+    change_seq INTEGER
+);
+INSERT INTO points_ledger_v5 (entry_id, member_no, kind, points, sale_id, created_at, state,
+    change_seq)
+SELECT entry_id, member_no, kind, points, sale_id, created_at, state, change_seq
+FROM points_ledger;
+DROP TABLE points_ledger;
+ALTER TABLE points_ledger_v5 RENAME TO points_ledger;
+CREATE INDEX points_ledger_member ON points_ledger (member_no, state);
+-- a program of version 4 recorded a 'held' answer as refused, with 'held: <why>' as its
+-- error: the club stored those sales, so they are sent and held
+UPDATE points_ledger SET state = 'held'
+WHERE state = 'refused'
+  AND sale_id IN (SELECT idempotency_key FROM outbox
+                  WHERE refused_at IS NOT NULL AND last_error LIKE 'held: %');
+UPDATE outbox SET sent_at = refused_at, held = substr(last_error, 7), refused_at = NULL
+WHERE refused_at IS NOT NULL AND last_error LIKE 'held: %';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _script(_V1)),
     Migration(2, "ledger change_seq, refused outbox entries", _script(_V2)),
     Migration(3, "offer translations", _script(_V3)),
     Migration(4, "refused ledger entries", _script(_V4)),
+    Migration(5, "held sales", _script(_V5)),
 )
 
 

@@ -160,18 +160,22 @@ def local_files(data_dir: Path) -> list[Path]:
 
 
 def _push(data_dir: Path, client: SyncClient) -> tuple[int, int, int]:
-    """Push the outbox; ``(pushed, pending, set aside)`` after (server errors are swallowed)."""
+    """Push the outbox; ``(pushed, pending, set aside)`` after (server errors are swallowed).
+
+    Held sales are not counted: the club stored them, decommissioning loses nothing.
+    """
     path = data_dir / DB_FILENAME
     if not path.exists():
         return 0, 0, 0
     db = open_db(path)
     try:
         pushed = 0
-        if outbox_counts(db)[0]:
+        if outbox_counts(db).pending:
             with contextlib.suppress(SyncError):  # counted below as still pending
-                pushed = push_now(client, db).created
-        pending, refused = outbox_counts(db)
-        return pushed, pending, refused
+                result = push_now(client, db)
+                pushed = result.created + result.held
+        counts = outbox_counts(db)
+        return pushed, counts.pending, counts.refused
     finally:
         db.close()
 

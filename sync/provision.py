@@ -61,7 +61,7 @@ def _unsent(data_dir: Path) -> int:
         return 0
     db = open_db(path)
     try:
-        return outbox_counts(db)[0]
+        return outbox_counts(db).pending
     finally:
         db.close()
 

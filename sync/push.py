@@ -1,7 +1,7 @@
 """The outbox relay: pending sales pushed to ``POST /v1/sales`` in batches.
 
 This module speaks HTTP; the outbox's states are :mod:`offline_store.outbox`'s
-(what *pending* means, the next batch, sent, refused, a failed attempt). A
+(what *pending* means, the next batch, sent, held, refused, a failed attempt). A
 batch (at most 500 entries and about 4 MiB of body) is posted with each
 entry's stored payload as is (its ``sale_id`` is the idempotency key, so the
 POST may be retried). The server answers per item, in order
@@ -10,6 +10,12 @@ every answer of the batch:
 
 - ``created`` / ``duplicate``: the entry is sent, and the sale's ledger
   entries become ``confirmed`` with the answer's ``change_seq``;
+- ``held``: the club stored the sale but holds its points for review (its
+  ``error`` says why): the entry is sent (never retried) and held with that
+  reason, and the sale's ledger entries ``held`` (not in the local balance;
+  released points come back as the member's balance in a delta), except its
+  redemption when the answer has a ``change_seq`` (the club debited it at
+  once): ``confirmed`` with it;
 - ``conflict`` / ``rejected``: the entry is refused (kept aside, never
   retried, and reported) and the sale's pending ledger entries ``refused``.
 
@@ -30,11 +36,12 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from clubcore.errors import ClubError, ProtocolError
-from clubcore.wire import SaleAccepted, SalesResults
+from clubcore.wire import SaleAccepted, SaleHeld, SalesResults
 from offline_store.outbox import (
     MAX_BATCH,
     Answer,
     OutboxEntry,
+    Outcome,
     next_batch,
     outbox_counts,
     record_answers,
@@ -56,6 +63,7 @@ class PushResult:
     duplicate: int = 0
     refused: int = 0
     batches: int = 0
+    held: int = 0  # stored by the club, points held for review
 
     def __add__(self, other: PushResult) -> PushResult:
         return PushResult(
@@ -63,6 +71,7 @@ class PushResult:
             self.duplicate + other.duplicate,
             self.refused + other.refused,
             self.batches + other.batches,
+            self.held + other.held,
         )
 
 
@@ -101,13 +110,17 @@ def _answers(
         if result.sale_id != key:
             raise ProtocolError(f"{_WHAT}: no answer in order for sale {key}")
         if isinstance(result, SaleAccepted):
-            answers.append(Answer(key, members[key], True, result.change_seq))
+            answers.append(Answer(key, members[key], Outcome.SENT, result.change_seq))
+        elif isinstance(result, SaleHeld):
+            reason = result.error or "no reason given"
+            answers.append(Answer(key, members[key], Outcome.HELD, result.change_seq, reason))
         else:
             error = f"{result.status}: {result.error or 'no reason given'}"
-            answers.append(Answer(key, members[key], False, error=error))
+            answers.append(Answer(key, members[key], Outcome.REFUSED, error=error))
     statuses = [result.status for result in results]
-    created, duplicate = statuses.count("created"), statuses.count("duplicate")
-    return answers, PushResult(created, duplicate, len(results) - created - duplicate, 1)
+    created, duplicate, held = (statuses.count(s) for s in ("created", "duplicate", "held"))
+    refused = len(results) - created - duplicate - held
+    return answers, PushResult(created, duplicate, refused, 1, held)
 
 
 def _push_batch(
@@ -129,7 +142,7 @@ def _push_batch(
 
 
 def _refused_locally(entry: OutboxEntry, why: ValueError) -> Answer:
-    return Answer(entry.idempotency_key, None, False, error=f"not sent: {why}")
+    return Answer(entry.idempotency_key, None, Outcome.REFUSED, error=f"not sent: {why}")
 
 
 def push_outbox(
@@ -151,7 +164,7 @@ def push_outbox(
         clock: the time recorded as ``sent_at`` / ``refused_at``.
 
     Returns:
-        how many were created, duplicates, refused, and how many requests.
+        how many were created, duplicates, refused, held, and how many requests.
 
     Raises:
         ServerUnreachableError, ServerRejectedError, TerminalRevokedError,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clubcore.errors import ServerUnreachableError, TerminalRevokedError
+from offline_store.outbox import OutboxCounts
 
 __all__ = ["StatusBoard", "SyncStatus"]
 
@@ -30,7 +31,8 @@ class SyncStatus:
 
     online: bool | None = None  # None: not tried yet
     pending: int = 0
-    refused: int = 0
+    refused: int = 0  # set aside: the club did not store them
+    held: int = 0  # stored by the club, their points held for review
     cursor: int | None = None
     last_success: datetime | None = None
     offline_since: datetime | None = None
@@ -84,11 +86,12 @@ class StatusBoard:
             listener(status)
         return status
 
-    def backlog(self, pending: int, refused: int, cursor: int | None = None) -> SyncStatus:
-        """Record the outbox backlog (and the delta cursor, when known)."""
-        if cursor is None:
-            return self._update(pending=pending, refused=refused)
-        return self._update(pending=pending, refused=refused, cursor=cursor)
+    def backlog(self, counts: OutboxCounts, cursor: int | None = None) -> SyncStatus:
+        """Record the outbox's counts (and the delta cursor, when known)."""
+        changes: dict[str, Any] = counts._asdict()
+        if cursor is not None:
+            changes["cursor"] = cursor
+        return self._update(**changes)
 
     def succeeded(self) -> SyncStatus:
         """Record a call the server answered."""

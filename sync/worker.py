@@ -151,8 +151,7 @@ class SyncWorker:
 
     def _report_backlog(self, db: sqlite_utils.Database) -> None:
         try:
-            pending, refused = outbox_counts(db)
-            self.board.backlog(pending, refused, get_cursor(db))
+            self.board.backlog(outbox_counts(db), get_cursor(db))
         except Exception:  # the status is best effort; the next round tries again
             log.exception("cannot count the outbox")
 
@@ -183,7 +182,7 @@ class SyncWorker:
         if not watch:
             wake.wait(seconds)
             return
-        version, pending = _data_version(db), outbox_counts(db)[0]
+        version, pending = _data_version(db), outbox_counts(db).pending
         left = seconds
         while left > 0 and not self._stop.is_set():
             if wake.wait(min(WATCH_INTERVAL, left)):
@@ -192,7 +191,7 @@ class SyncWorker:
             now = _data_version(db)
             if now == version:
                 continue
-            version, count = now, outbox_counts(db)[0]
+            version, count = now, outbox_counts(db).pending
             if count > pending:
                 return
             pending = count

@@ -76,9 +76,14 @@ def daily(ctx: click.Context, day: str | None, fmt: str, top: int, store_wide: b
 @click.pass_context
 @handle_errors
 def status(ctx: click.Context, as_json: bool) -> None:
-    """The terminal's identity, data and sync backlog."""
+    """The terminal's identity, data and sync backlog.
+
+    ``outbox_refused``: sales the club server refused (set aside, not stored);
+    ``outbox_held``: sales it stored but holds the points of, for review.
+    """
     with opened(ctx, require_data=False) as terminal:
         db = terminal.db
+        counts = outbox.outbox_counts(db)
         info = {
             "data_dir": str(terminal.data_dir),
             "terminal_id": terminal.terminal_id,
@@ -87,8 +92,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "members": db["members"].count,
             "products": db["products"].count,
             "sales": db["sales"].count,
-            "outbox_pending": outbox.pending_count(db),
-            "outbox_refused": outbox.outbox_counts(db)[1],
+            "outbox_pending": counts.pending,
+            "outbox_refused": counts.refused,
+            "outbox_held": counts.held,
             "checked_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
     if as_json:

@@ -116,23 +116,26 @@ def provision_command(
 def _round(ctx: click.Context, as_json: bool) -> None:
     with opened(ctx) as terminal, open_client(terminal.db, terminal.data_dir) as client:
         result = sync_once(client, terminal.db)
-        pending, refused = outbox_counts(terminal.db)
+        counts = outbox_counts(terminal.db)
     info = {
         "pushed": result.push.created,
         "duplicates": result.push.duplicate,
         "refused": result.push.refused,
+        "held": result.push.held,
         "changes": result.pull.changes,
         "cursor": result.pull.cursor,
-        "pending": pending,
-        "refused_total": refused,
+        "pending": counts.pending,
+        "refused_total": counts.refused,
+        "held_total": counts.held,
     }
     if as_json:
         emit_json(info)
     else:
         click.echo(
             f"pushed {info['pushed']} sale(s) ({info['duplicates']} already known, "
-            f"{info['refused']} refused); applied {info['changes']} change(s), "
-            f"cursor {info['cursor']}; {pending} waiting, {refused} set aside"
+            f"{info['held']} held, {info['refused']} refused); applied {info['changes']} "
+            f"change(s), cursor {info['cursor']}; {counts.pending} waiting, "
+            f"{counts.refused} set aside, {counts.held} held by the club"
         )
 
 
@@ -143,7 +146,10 @@ def _describe(status: SyncStatus) -> str:
         state = "starting"
     else:
         state = "online" if status.online else "offline"
-    line = f"{state}: {status.pending} waiting, {status.refused} set aside, cursor {status.cursor}"
+    line = (
+        f"{state}: {status.pending} waiting, {status.refused} set aside, "
+        f"{status.held} held by the club, cursor {status.cursor}"
+    )
     return line if status.last_error is None else f"{line}; last error: {status.last_error}"
 
 

@@ -312,6 +312,7 @@ class UISession:
             ),
             HealthCheck("tech.check.outbox", pending < 1000, str(pending)),
             HealthCheck("tech.check.refused", status.refused == 0, str(status.refused)),
+            HealthCheck("tech.check.held", status.held == 0, str(status.held)),
             HealthCheck("tech.check.data", products > 0, f"{products} products"),
         ]
 

@@ -35,6 +35,9 @@ class SyncStatusView(Protocol):
     def refused(self) -> int: ...  # sales the server refused, kept aside
 
     @property
+    def held(self) -> int: ...  # sales the server stored, their points held for review
+
+    @property
     def last_success(self) -> datetime | None: ...
 
     @property
@@ -48,6 +51,7 @@ class LocalSyncStatus:
     online: bool | None = None
     pending: int = 0
     refused: int = 0
+    held: int = 0
     last_success: datetime | None = None
     offline_since: datetime | None = None
 
@@ -65,8 +69,8 @@ class SyncPanel:
 
 def local_status(db: sqlite_utils.Database) -> LocalSyncStatus:
     """The outbox backlog, with connectivity unknown."""
-    pending, refused = outbox_counts(db)
-    return LocalSyncStatus(pending=pending, refused=refused)
+    counts = outbox_counts(db)
+    return LocalSyncStatus(pending=counts.pending, refused=counts.refused, held=counts.held)
 
 
 def provisioned_url(db: sqlite_utils.Database) -> str:

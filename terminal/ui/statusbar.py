@@ -32,7 +32,7 @@ def sync_line(lang: Lang, panel: SyncPanel | None, now: datetime) -> tuple[str, 
     pending = lang.t("status.pending", n=lang.num(status.pending))
     if not panel.provisioned:
         return f"{lang.t('status.not_provisioned')} – {lang.t('status.offline')} – {pending}", True
-    # (a lane that is not provisioned has pushed nothing, so nothing was refused)
+    # (a lane that is not provisioned has pushed nothing, so nothing was refused or held)
     last = status.last_success
     since = lang.ago((now - last).total_seconds() if last else None)
     last_sync = lang.t("status.last_sync", ago=since) if last else lang.t("status.never")
@@ -51,6 +51,8 @@ def sync_line(lang: Lang, panel: SyncPanel | None, now: datetime) -> tuple[str, 
     line = f"{state} – {pending} – {last_sync}"
     if status.refused:
         line, warn = f"{line} – {lang.t('status.refused', n=lang.num(status.refused))}", True
+    if status.held:
+        line, warn = f"{line} – {lang.t('status.held', n=lang.num(status.held))}", True
     return line, warn
 
 

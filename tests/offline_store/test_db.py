@@ -151,7 +151,7 @@ def test_a_version_3_lane_database_sets_refused_sales_points_aside(
         )
     old.close()
     db = open_db(tmp_path / "lane.db", migrate=False)
-    assert migrations.migrate(db) == [4]
+    assert migrations.migrate(db)[0] == 4
     states = dict(db.execute("SELECT sale_id, state FROM points_ledger").fetchall())
     assert states == {"S1": "refused", "S2": "pending"}
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -161,6 +161,61 @@ def test_a_version_3_lane_database_sets_refused_sales_points_aside(
         "VALUES ('M1', 'earn', 1, 'S2', 'x')"
     )
     assert db.execute("SELECT max(entry_id) FROM points_ledger").fetchone()[0] == 3
+    db.close()
+
+
+def test_a_version_4_lane_database_turns_sales_it_took_as_refused_into_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version 4 program recorded a ``held`` answer as refused with ``held: <why>``."""
+    old = _lane_db_at(4, tmp_path / "lane.db", monkeypatch)
+    old.execute(
+        "INSERT INTO members (member_no, display_name, tier, updated_at) "
+        "VALUES ('M1', 'A', 'gold', 'x')"
+    )
+    entries = {  # sale id -> (refused_at, last_error, ledger state)
+        "S1": ("t1", "held: 30000 points earned by M1 on 2026-11-22, over 25000 a day", "refused"),
+        "S2": ("t2", "rejected: does not add up", "refused"),
+        "S3": (None, None, "pending"),
+    }
+    for sale_id, (refused_at, error, state) in entries.items():
+        old.execute(
+            "INSERT INTO sales (sale_id, kind, terminal_id, store_id, created_at, "
+            "business_date, hour, rules_version, currency, subtotal_list, member_discount, "
+            "subtotal, points_redeemed, points_discount, total, points_earned, tender) "
+            "VALUES (?, 'sale', 'T', 'S', 'x', 'x', 9, 1, 'IRT', 0, 0, 0, 0, 0, 0, 5, 'cash')",
+            [sale_id],
+        )
+        old.execute(
+            "INSERT INTO points_ledger (member_no, kind, points, sale_id, created_at, state) "
+            "VALUES ('M1', 'earn', 5, ?, 'x', ?)",
+            [sale_id, state],
+        )
+        old.execute(
+            "INSERT INTO outbox (idempotency_key, kind, payload, created_at, refused_at, "
+            "last_error) VALUES (?, 'sale', '{}', 'x', ?, ?)",
+            [sale_id, refused_at, error],
+        )
+    old.close()
+    db = open_db(tmp_path / "lane.db", migrate=False)
+    assert migrations.migrate(db) == [5]
+    states = dict(db.execute("SELECT sale_id, state FROM points_ledger").fetchall())
+    assert states == {"S1": "held", "S2": "refused", "S3": "pending"}
+    rows = {
+        row[0]: row[1:]
+        for row in db.execute("SELECT idempotency_key, sent_at, refused_at, held FROM outbox")
+    }
+    assert rows == {
+        "S1": ("t1", None, "30000 points earned by M1 on 2026-11-22, over 25000 a day"),
+        "S2": (None, "t2", None),
+        "S3": (None, None, None),
+    }
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM outbox WHERE held IS NOT NULL"
+    ).fetchall()
+    assert "outbox_held" in str(plan)
     db.close()
 
 

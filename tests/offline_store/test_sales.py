@@ -104,7 +104,7 @@ def test_refused_outbox_entries_are_neither_pending_nor_sent(terminal: Terminal)
         checkout = terminal.checkout()
         checkout.add("P000001")
         checkout.complete()
-    assert outbox_counts(terminal.db) == (3, 0) and pending_count(terminal.db) == 3
+    assert outbox_counts(terminal.db) == (3, 0, 0) and pending_count(terminal.db) == 3
     key = terminal.db.execute("SELECT idempotency_key FROM outbox LIMIT 1").fetchone()[0]
     terminal.db.execute("UPDATE outbox SET refused_at = 'x' WHERE idempotency_key = ?", [key])
-    assert outbox_counts(terminal.db) == (2, 1) and pending_count(terminal.db) == 2
+    assert outbox_counts(terminal.db) == (2, 1, 0) and pending_count(terminal.db) == 2

@@ -4,7 +4,9 @@
 a PostgreSQL database of its own (127.0.0.1:5432, trust auth; skipped when
 there is none); :func:`sqlite_club` from SQLite only.
 a test enrolls its own terminal (:meth:`ClubServer.new_code`) so tests do not
-share terminals. Server-side changes go through the server's own Python API.
+share terminals. Server-side changes go through the server's own Python API
+(:meth:`ClubServer.change_settings`; :data:`NO_POINTS_LIMITS` turns the club's
+points limits off for tests that push more honest sales than they allow).
 """
 
 from __future__ import annotations
@@ -25,12 +27,22 @@ uvicorn = pytest.importorskip("uvicorn")
 from sqlalchemy import Connection, text  # noqa: E402
 
 from club_server import demo, terminals  # noqa: E402
+from club_server import settings as server_settings  # noqa: E402
 from club_server.db import Database, open_database  # noqa: E402
 from club_server.embedded import serve  # noqa: E402
 
-__all__ = ["ClubServer", "club", "postgres_database", "sqlite_club", "start_club"]
+__all__ = [
+    "NO_POINTS_LIMITS",
+    "ClubServer",
+    "club",
+    "postgres_database",
+    "sqlite_club",
+    "start_club",
+]
 
 DEMO_STORE = demo.DEMO_STORE
+#: the club's points limits off (0: no limit): no honest sale is held for its points
+NO_POINTS_LIMITS = {"limits.points_per_sale": "0", "limits.points_per_member_day": "0"}
 
 
 @dataclass
@@ -60,6 +72,12 @@ class ClubServer:
         """A fresh enrollment code for a new terminal (``age`` makes an old one)."""
         with self.writing() as conn:
             return terminals.add_terminal(conn, store, None, datetime.now(UTC) - age).code
+
+    def change_settings(self, values: dict[str, str]) -> None:
+        """Change club settings as ``club-server settings set`` does (checked, change-logged)."""
+        with self.writing() as conn:
+            pairs = [part for pair in values.items() for part in pair]
+            server_settings.change_settings(conn, server_settings.parse_pairs(pairs))
 
     def revoke(self, terminal_id: str) -> None:
         with self.writing() as conn:

@@ -64,7 +64,7 @@ def test_created_and_duplicates_are_marked_sent_and_their_points_confirmed(
     server = serve(answering({ids[1]: "duplicate"}))
     result = push(terminal, server.url)
     assert (result.created, result.duplicate, result.refused, result.batches) == (2, 1, 0, 1)
-    assert outbox_counts(terminal.db) == (0, 0)
+    assert outbox_counts(terminal.db) == (0, 0, 0)
     ledger = list(terminal.db.query("SELECT state, change_seq FROM points_ledger"))
     assert ledger and all(e["state"] == "confirmed" and e["change_seq"] >= 1000 for e in ledger)
     assert [s["sale_id"] for s in server.requests[0].json()["sales"]] == ids
@@ -81,7 +81,7 @@ def test_conflicts_and_rejections_are_kept_aside_and_never_retried(
     server = serve(answering({ids[0]: "conflict", ids[2]: "rejected"}))
     result = push(terminal, server.url)
     assert (result.created, result.refused) == (1, 2)
-    assert outbox_counts(terminal.db) == (0, 2)
+    assert outbox_counts(terminal.db) == (0, 2, 0)
     row = terminal.db.execute(
         "SELECT refused_at, last_error, sent_at FROM outbox WHERE idempotency_key = ?", [ids[0]]
     ).fetchone()
@@ -103,6 +103,28 @@ def test_conflicts_and_rejections_are_kept_aside_and_never_retried(
     assert len(server.requests) == 1
 
 
+def test_held_sales_are_sent_held_with_the_reason_and_never_retried(
+    terminal: Terminal, serve: Serve
+) -> None:
+    ids = ring_up(terminal, 3)
+    members = [member_number(i) for i in range(3)]
+    base = [terminal.db["members"].get(m)["points_base"] for m in members]
+    server = serve(answering({ids[0]: "held", ids[2]: "held"}))
+    result = push(terminal, server.url)
+    assert (result.created, result.held, result.refused, result.batches) == (1, 2, 0, 1)
+    assert outbox_counts(terminal.db) == (0, 0, 2)
+    row = terminal.db.execute(
+        "SELECT sent_at, held, refused_at FROM outbox WHERE idempotency_key = ?", [ids[0]]
+    ).fetchone()
+    assert row[0] and row[1] == "held by the test" and row[2] is None
+    states = dict(terminal.db.execute("SELECT sale_id, state FROM points_ledger").fetchall())
+    assert states == {ids[0]: "held", ids[1]: "confirmed", ids[2]: "held"}
+    assert points_balance(terminal.db, members[0]) == base[0]  # held: not counted
+    assert points_balance(terminal.db, members[1]) > base[1]  # confirmed, not yet pulled
+    assert push(terminal, server.url).batches == 0
+    assert len(server.requests) == 1
+
+
 def test_a_whole_request_failure_counts_an_attempt_and_keeps_everything(
     terminal: Terminal, serve: Serve
 ) -> None:
@@ -113,7 +135,7 @@ def test_a_whole_request_failure_counts_an_attempt_and_keeps_everything(
     rows = list(terminal.db.query("SELECT attempts, last_error, sent_at FROM outbox"))
     assert all(r["attempts"] == 1 and "database down" in r["last_error"] for r in rows)
     assert all(r["sent_at"] is None for r in rows)
-    assert outbox_counts(terminal.db) == (2, 0)
+    assert outbox_counts(terminal.db) == (2, 0, 0)
 
 
 def test_revoked_and_malformed_answers_fail_the_batch(terminal: Terminal, serve: Serve) -> None:
@@ -124,7 +146,7 @@ def test_revoked_and_malformed_answers_fail_the_batch(terminal: Terminal, serve:
     short = serve(lambda r: json_reply({"results": []}))
     with pytest.raises(ProtocolError, match="every sale"):
         push(terminal, short.url)
-    assert outbox_counts(terminal.db) == (2, 0)
+    assert outbox_counts(terminal.db) == (2, 0, 0)
     assert {r["attempts"] for r in terminal.db.query("SELECT attempts FROM outbox")} == {2}
 
 
@@ -152,6 +174,7 @@ def test_batches_and_entries_of_another_terminal(terminal: Terminal, serve: Serv
         ({"status": "created", "change_seq": "12"}, r"results\.0\.created\.change_seq"),
         ({"status": "lost"}, r"results\.0: .*tag 'lost'"),
         ({"status": "rejected"}, r"results\.0\.rejected\.error: Field required"),
+        ({"status": "held"}, r"results\.0\.held\.error: Field required"),
     ],
 )
 def test_an_answer_that_breaks_the_wire_model_fails_the_batch(
@@ -161,5 +184,5 @@ def test_an_answer_that_breaks_the_wire_model_fails_the_batch(
     server = serve(lambda r: json_reply({"results": [{"sale_id": key, **result}]}))
     with pytest.raises(ProtocolError, match=f"POST /v1/sales: {text}"):
         push(terminal, server.url)
-    assert outbox_counts(terminal.db) == (1, 0)
+    assert outbox_counts(terminal.db) == (1, 0, 0)
     assert terminal.db.execute("SELECT attempts FROM outbox").fetchone()[0] == 1

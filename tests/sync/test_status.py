@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from clubcore.errors import ServerRejectedError, ServerUnreachableError, TerminalRevokedError
+from offline_store.outbox import OutboxCounts
 from sync.status import StatusBoard, SyncStatus
 
 
@@ -18,11 +19,11 @@ def test_offline_since_the_first_failure_until_a_success() -> None:
     board.failed(ServerUnreachableError("still down"))
     assert board.status.online is False and board.status.offline_since == first
     assert board.status.last_error == "still down"
-    board.backlog(3, 1, 42)
+    board.backlog(OutboxCounts(3, 1, 2), 42)
     board.succeeded()
     status = board.status
     assert status.online and status.offline_since is None and status.last_error is None
-    assert (status.pending, status.refused, status.cursor) == (3, 1, 42)
+    assert (status.pending, status.refused, status.held, status.cursor) == (3, 1, 2, 42)
     assert status.last_success == now[0]
     assert len(seen) == 4
     unsubscribe()

@@ -88,7 +88,7 @@ def test_the_relay_survives_an_outage_and_drains_the_outbox(
     finally:
         worker.stop()
     assert not worker.alive
-    assert outbox_counts(terminal.db) == (0, 0)
+    assert outbox_counts(terminal.db) == (0, 0, 0)
     assert worker.board.status.last_success is not None and worker.board.status.cursor == 10
 
 
@@ -142,4 +142,4 @@ def test_a_sale_from_another_process_is_pushed_without_waiting_for_the_interval(
         wait_for(lambda: worker.board.status.pending == 0)
     finally:
         worker.stop()
-    assert outbox_counts(terminal.db) == (0, 0)
+    assert outbox_counts(terminal.db) == (0, 0, 0)

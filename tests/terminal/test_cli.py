@@ -13,6 +13,7 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner, Result
 
+from offline_store import outbox
 from terminal.cli import cli
 from terminal.demo_data import member_number
 
@@ -217,17 +218,23 @@ def test_pin_set_then_use_it_and_bad_pins_are_refused(seeded: Path) -> None:
     assert json.loads(void.stdout)["sale"]["staff_id"] == "m2"
 
 
-def test_status_counts_refused_sales_apart(tmp_path: Path) -> None:
+def test_status_counts_refused_and_held_sales_apart(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     few = run(data_dir, "demo-data", "--members", "4", "--products", "60")
     assert few.exit_code == 1 and "--members: at least 5" in few.stderr
     assert not (data_dir / "terminal.db").exists() or sale_count(data_dir) == 0
     assert run(data_dir, "demo-data", "--members", "5", "--products", "60").exit_code == 0
-    for _ in range(2):
+    for _ in range(3):
         assert run(data_dir, "sale", "--item", "P000001").exit_code == 0
     db = sqlite_utils.Database(data_dir / "terminal.db")
-    db.execute("UPDATE outbox SET refused_at = 'x' WHERE seq = (SELECT min(seq) FROM outbox)")
-    db.conn.commit()
+    first, second, _ = (
+        row[0] for row in db.execute("SELECT idempotency_key FROM outbox ORDER BY seq")
+    )
+    with db.conn:
+        outbox.mark_refused(db, first, None, "rejected: no", "x")
+        outbox.mark_held(db, second, None, "over the limit", "x")
     db.close()
     info = json.loads(run(data_dir, "status", "--json").stdout)
-    assert (info["outbox_pending"], info["outbox_refused"]) == (1, 1)
+    assert (info["outbox_pending"], info["outbox_refused"], info["outbox_held"]) == (1, 1, 1)
+    text = run(data_dir, "status").stdout
+    assert "outbox_held" in text and "outbox_refused" in text

@@ -148,3 +148,26 @@ def test_the_status_line_warns_of_sales_the_server_refused() -> None:
     assert warn and text.endswith("1 refused by the club server: call support")
     text, warn = line("fa", 12)
     assert warn and FA["status.refused"].format(n="۱۲") in text
+
+
+def test_the_status_line_warns_of_sales_the_club_holds_for_review() -> None:
+    from datetime import UTC, datetime
+
+    from terminal.ui.status import LocalSyncStatus, SyncPanel
+    from terminal.ui.statusbar import sync_line
+
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def line(code: str, held: int, refused: int = 0) -> tuple[str, bool]:
+        status = LocalSyncStatus(
+            online=True, pending=0, refused=refused, held=held, last_success=now
+        )
+        return sync_line(Lang(code), SyncPanel(status, True, "https://club", "T1", "S1"), now)
+
+    text, warn = line("en", 3)
+    assert warn and text.endswith("3 sales held by the club for review: call support")
+    assert "refused" not in text
+    text, warn = line("en", 3, refused=1)
+    assert "1 refused by the club server" in text and "3 sales held by the club" in text
+    text, warn = line("fa", 25)
+    assert warn and FA["status.held"].format(n="۲۵") in text
