@@ -64,7 +64,7 @@ bearer = HTTPBearer(
     description="the terminal's credential from enrollment",
 )
 _ERROR_TEXT = {
-    400: "malformed (e.g. an enrollment code or a key)",
+    400: "malformed (e.g. an enrollment code, a key, or a body that is not JSON)",
     401: "unauthorized: a missing, malformed or wrong credential (or enrollment code)",
     403: "terminal-revoked",
     404: "not found",
@@ -86,6 +86,56 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 _AUTHENTICATED = (401, 403, 413, 422)
 
 
+def _link(method: str, path: str, description: str, **fields: Any) -> dict[str, Any]:
+    """An OpenAPI link to ``method path`` of this router (``parameters``, ``requestBody``)."""
+    pointer = f"/v1{path}".replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method}", "description": description, **fields}
+
+
+def _bearer(expression: str) -> dict[str, str]:
+    return {"header.Authorization": f"Bearer {{{expression}}}"}
+
+
+#: what an answer leads to (OpenAPI links, which a stateful client such as schemathesis follows)
+_LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "enroll": {
+        "UseCredential": _link(
+            "get", "/snapshot", "the new credential opens the snapshot",
+            parameters=_bearer("$response.body#/credential"),
+        ),
+    },
+    "snapshot": {
+        "DeltasAfterSnapshot": _link(
+            "get", "/changes", "deltas are pulled from the manifest's cursor",
+            parameters={"query.after": "$response.body#/cursor"},
+        ),
+    },
+    "changes": {
+        "NextPage": _link(
+            "get", "/changes", "the next page starts at this page's cursor",
+            parameters={"query.after": "$response.body#/cursor"},
+        ),
+    },
+    "sales": {
+        "Retry": _link(
+            "post", "/sales", "a retried push is answered item by item as before (duplicate)",
+            requestBody="$request.body",
+        ),
+    },
+    "rotate": {
+        "ActivatePending": _link(
+            "post", "/credential/rotate", "the pending credential's first use activates it",
+            parameters=_bearer("$response.body#/credential"),
+        ),
+    },
+}  # fmt: skip
+
+
+def _answers(name: str, *codes: int) -> dict[int | str, dict[str, Any]]:
+    """The route's error answers (:func:`_errors`) and the links of its 200 answer."""
+    return {200: {"links": _LINKS[name]}, **_errors(*codes)}
+
+
 def _day(value: object) -> object:
     """A query's date: ISO or Jalali ``YYYY-MM-DD`` text (:func:`clubcore.dates.parse_day`)."""
     if not isinstance(value, str):
@@ -96,11 +146,26 @@ def _day(value: object) -> object:
         raise ValueError(str(exc)) from None
 
 
+#: the days :func:`clubcore.dates.parse_day` reads: a Gregorian date from year 1700
+#: (``JALALI_BEFORE``), or a Jalali one before it (months 1-6 have 31 days, 7-11 have 30,
+#: Esfand 29, or 30 in a leap year, which a pattern cannot say)
+_DAY_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "format": "date", "pattern": "^(1[7-9]|[2-9][0-9])[0-9]{2}-"},
+        {
+            "type": "string",
+            "pattern": "^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|1[0-6][0-9]{2})-"
+            "(0[1-6]-(0[1-9]|[12][0-9]|3[01])|(0[7-9]|1[01])-(0[1-9]|[12][0-9]|30)"
+            "|12-(0[1-9]|1[0-9]|2[0-9]))$",
+        },
+    ],
+    "description": "ISO (from 1700) or Jalali (before 1700) YYYY-MM-DD",
+}
 #: ``?date=``: ISO ``2026-12-01`` or Jalali ``1405-09-10``, never a timestamp
 DayQuery = Annotated[
     date | None,
     BeforeValidator(_day),
-    WithJsonSchema({"type": "string", "format": "date", "description": "ISO or Jalali"}),
+    WithJsonSchema(_DAY_SCHEMA),
     Query(alias="date", description="YYYY-MM-DD, ISO or Jalali (1405-09-10)"),
 ]
 
@@ -165,7 +230,9 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @router.post(
-    "/enroll", response_model=EnrollResponse, responses=_errors(400, 401, 403, 410, 413, 422)
+    "/enroll",
+    response_model=EnrollResponse,
+    responses=_answers("enroll", 400, 401, 403, 410, 413, 422),
 )
 def enroll_terminal(body: EnrollRequest, request: Request) -> dict[str, str]:
     """Spend a one-time enrollment code for this terminal's credential.
@@ -186,7 +253,7 @@ def enroll_terminal(body: EnrollRequest, request: Request) -> dict[str, str]:
         raise
 
 
-@router.get("/snapshot", response_model=Manifest, responses=_errors(*_AUTHENTICATED))
+@router.get("/snapshot", response_model=Manifest, responses=_answers("snapshot", *_AUTHENTICATED))
 def snapshot_manifest(request: Request, _terminal: Terminal) -> dict[str, Any]:
     """The manifest: entities, columns, row counts and the cursor to pull deltas from."""
     with _database(request).reading() as conn:
@@ -218,7 +285,7 @@ def snapshot_page(
     return Response(body, media_type="application/x-ndjson", headers={"Content-Encoding": "gzip"})
 
 
-@router.get("/changes", response_model=ChangesPage, responses=_errors(*_AUTHENTICATED))
+@router.get("/changes", response_model=ChangesPage, responses=_answers("changes", *_AUTHENTICATED))
 def changes(
     request: Request,
     _terminal: Terminal,
@@ -230,7 +297,9 @@ def changes(
         return read_changes(conn, after, limit)
 
 
-@router.post("/sales", response_model=SalesResults, responses=_errors(*_AUTHENTICATED))
+@router.post(
+    "/sales", response_model=SalesResults, responses=_answers("sales", 400, *_AUTHENTICATED)
+)
 def sales(body: SalesPush, request: Request, terminal: Terminal) -> dict[str, Any]:
     """Push sales; each is answered created, duplicate, conflict or rejected."""
     with _database(request).writing() as conn:
@@ -247,7 +316,9 @@ def daily_report(request: Request, terminal: Terminal, day: DayQuery = None) -> 
         return store_daily_report(conn, terminal.store_id, day, currency).as_dict()
 
 
-@router.post("/credential/rotate", response_model=Rotation, responses=_errors(*_AUTHENTICATED))
+@router.post(
+    "/credential/rotate", response_model=Rotation, responses=_answers("rotate", *_AUTHENTICATED)
+)
 def credential_rotate(request: Request, credentials: Credentials) -> dict[str, Any]:
     """Rotate this terminal's credential in two steps (``club_server.lifecycle``).
 

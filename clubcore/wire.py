@@ -164,8 +164,21 @@ _CLEAN = AfterValidator(_clean)
 Str = Annotated[StrictStr, Field(max_length=MAX_TEXT), _NO_NUL, _CLEAN]
 Text = Annotated[StrictStr, Field(min_length=1, max_length=200), _NO_NUL, _CLEAN]
 OptionalText = Annotated[StrictStr, Field(max_length=500), _NO_NUL, _CLEAN] | None
-Amount = Annotated[StrictInt, Field(ge=-AMOUNT_LIMIT, le=AMOUNT_LIMIT)]
-Position = Annotated[StrictInt, Field(ge=0, le=MAX_POSITION)]
+
+
+def _whole(value: object) -> object:
+    """A JSON number without a fraction (``65.0``) as the whole number it is: JSON Schema's
+    ``integer`` holds it, so a sender may write it; booleans and text stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: a whole number as JSON writes it (``65`` or ``65.0``; never ``true``, ``"65"`` or ``65.5``),
+#: applied after the bounds so that the schema keeps them as ``minimum`` and ``maximum``
+_WHOLE = BeforeValidator(_whole)
+Amount = Annotated[StrictInt, Field(ge=-AMOUNT_LIMIT, le=AMOUNT_LIMIT), _WHOLE]
+Position = Annotated[StrictInt, Field(ge=0, le=MAX_POSITION), _WHOLE]
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
@@ -434,7 +447,7 @@ class WireSale(BaseModel):
     store_id: Text
     created_at: IsoTime
     business_date: IsoDate
-    hour: Annotated[StrictInt, Field(ge=0, le=23)]
+    hour: Annotated[StrictInt, Field(ge=0, le=23), _WHOLE]
     rules_version: Amount
     currency: Text
     subtotal_list: Amount

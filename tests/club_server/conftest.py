@@ -202,9 +202,14 @@ def _free_port() -> int:
 @pytest.fixture
 def live_server(demo: Database, clock: MovableClock) -> Iterator[str]:
     """A real uvicorn server on a loopback port, in a thread; yields its base URL."""
+    yield from serve(create_app(demo, clock=clock))
+
+
+def serve(app: Any) -> Iterator[str]:
+    """Run ``app`` in uvicorn on a loopback port, in a thread; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(create_app(demo, clock=clock), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")  # fmt: skip
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off")  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
