@@ -14,6 +14,8 @@ command                                what it does
 ``suspense list|release|discard``      points held in suspense (unknown members, held)
 ``settings show|set``                  the club's settings (checked; lanes get changes)
 ``db upgrade|current|history``         the database's schema (Alembic revisions)
+``import KIND FILE [--dry-run]``       products, prices, offers, members from CSV/XLSX
+``export KIND [FILE]``                 the same formats out (re-import unchanged)
 =====================================  ===============================================
 
 Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
@@ -21,10 +23,10 @@ Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
 
 from __future__ import annotations
 
-from club_server.cli import admin, database, ops, settings
+from club_server.cli import admin, database, ops, settings, transfer
 from club_server.cli.base import cli
 
-__all__ = ["admin", "cli", "database", "main", "ops", "settings"]
+__all__ = ["admin", "cli", "database", "main", "ops", "settings", "transfer"]
 
 
 def main() -> None:
