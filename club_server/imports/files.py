@@ -15,6 +15,10 @@ CSV, anything else          ``cp1256`` (Windows-1256: how Excel saves Persian CS
 ``encoding`` given          that encoding, no guessing
 ==========================  ============================================================
 
+Windows-1256 has no Persian yeh or kaf; Excel writes the Arabic letters
+(``ي`` ``ك``) instead, so text read as cp1256 gets the Persian ones back
+(``ی`` ``ک``).
+
 The CSV delimiter is a comma, a semicolon or a tab, whichever the header uses.
 """
 
@@ -36,6 +40,7 @@ __all__ = ["Sheet", "cell_text", "read_table", "write_table"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _FALLBACK = "cp1256"
+_PERSIAN_LETTERS = str.maketrans("يك", "یک")
 
 
 @dataclass
@@ -73,6 +78,8 @@ def read_table(
     if data.startswith(_ZIP_MAGIC):
         return _read_xlsx(name, data, sheet)
     text, used = _decode(name, data, encoding)
+    if codecs.lookup(used).name == _FALLBACK:
+        text = text.translate(_PERSIAN_LETTERS)
     return _read_csv(name, text, used)
 
 

@@ -63,8 +63,10 @@ class Context:
     known: Known
     now: datetime
     phone_salt: bytes = b""
-    #: stored-form display unit for export: (name, minor units)
+    #: the name of the unit money columns without one are in
     unit_name: str = "toman"
+    #: what a kind read from the database for itself (:meth:`Kind.prepare`)
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,10 @@ class Kind:
     def known(self, conn: Connection) -> Known:
         """What rows of this kind are checked against, from the database."""
         raise NotImplementedError
+
+    def prepare(self, conn: Connection) -> Mapping[str, Any]:
+        """Anything :meth:`to_row` needs from the database (:attr:`Context.extra`)."""
+        return {}
 
     def parse(self, cells: Cells) -> Record:
         """The record of one row.

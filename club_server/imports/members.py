@@ -89,14 +89,15 @@ class Members(Kind):
         return {"updated_at": iso(context.now)}
 
     def conflicts(self, conn: Connection, stage: Table) -> Iterator[tuple[int, Problem]]:
-        """Rows whose phone another member holds (one not in the file)."""
+        """Rows whose phone another member holds and keeps (not in the file, or an empty
+        phone cell there)."""
         others = members.alias("other")
         mine = stage.alias("mine")
         query = select(stage.c.row_no, stage.c.phone, others.c.member_no).where(
             stage.c.phone.is_not(None),
             others.c.phone == stage.c.phone,
             others.c.member_no != stage.c.member_no,
-            ~exists().where(mine.c.member_no == others.c.member_no),
+            ~exists().where(mine.c.member_no == others.c.member_no, mine.c.phone.is_not(None)),
         )
         for row_no, phone, holder in conn.execute(query):
             yield row_no, Problem("phone", f"{phone} belongs to member {holder}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,13 @@ def texts_json(texts: Any) -> str:
     return json.dumps(texts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _message(text: str) -> str:
     return parse_text(text, limit=MAX_MESSAGE)
 
@@ -73,6 +80,11 @@ class Offers(Kind):
         skus = {str(s): 0 for s in conn.execute(select(products.c.sku)).scalars()}
         codes = frozenset(conn.execute(select(categories.c.code)).scalars())
         return Known(tiers=tier_codes(conn), categories=codes, list_prices=skus)
+
+    def prepare(self, conn: Connection) -> Mapping[str, Any]:
+        """The stored ``texts`` by offer, so that the same texts written another way (key
+        order, spaces) are not a change."""
+        return {"texts": dict(conn.execute(select(offers.c.offer_id, offers.c.texts)).all())}
 
     def _texts(self, cells: Cells) -> dict[str, dict[str, str]]:
         texts: dict[str, dict[str, str]] = {}
@@ -112,10 +124,15 @@ class Offers(Kind):
         def when(moment: datetime | None) -> str | None:
             return iso(moment) if moment else None
 
+        texts = texts_json(record.texts)
+        stored = context.extra.get("texts", {}).get(record.offer_id)
+        if stored is not None and stored != texts and _loads(stored) == record.texts:
+            texts = stored
+
         return (record.offer_id, record.title, record.message, record.unit_price,
                 record.percent_bp, record.sku, record.category, record.target_member,
                 record.target_segment, record.target_tier, when(record.starts_at),
-                when(record.ends_at), int(record.stacks), texts_json(record.texts))  # fmt: skip
+                when(record.ends_at), int(record.stacks), texts)  # fmt: skip
 
     def _languages(self, conn: Connection) -> list[str]:
         found: set[str] = set()

@@ -148,7 +148,7 @@ def _context(conn: Connection, kind: Kind, now: datetime, unit: str | None) -> C
             put_settings(conn, {PHONE_SALT.key: secrets.token_bytes(16).hex()})
             settings = read_settings(conn)
         salt = settings.phone_salt
-    return replace(context, known=kind.known(conn), phone_salt=salt)
+    return replace(context, known=kind.known(conn), phone_salt=salt, extra=kind.prepare(conn))
 
 
 def _stage_table(kind: Kind) -> Table:
