@@ -77,8 +77,8 @@ def _prepare(url: str) -> None:
                                       for row in demo_rows.tier_rows()])  # fmt: skip
         conn.execute(categories.insert(), [dict(zip(categories.c.keys(), row, strict=True))
                                            for row in demo_rows.category_rows()])  # fmt: skip
-        conn.execute(settings.insert(), [{"key": k, "value": str(v)}
-                                         for k, v in demo_rows.demo_settings(salt).items()])  # fmt: skip
+        values = demo_rows.demo_settings(salt).items()
+        conn.execute(settings.insert(), [{"key": k, "value": str(v)} for k, v in values])
         for name in ("tiers", "categories", "settings"):
             record_all(conn, ENTITIES[name])
     database.dispose()
