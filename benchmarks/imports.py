@@ -95,7 +95,7 @@ def _timed(url: str, kind: str, data: bytes) -> dict[str, Any]:
     assert not report.errors, report.error_lines(5)
     return {"rows": report.rows, "new": report.new, "changed": report.changed,
             "unchanged": report.unchanged, "seconds": round(elapsed, 2),
-            "rows_per_s": round(report.rows / elapsed)}  # fmt: skip
+            "rows_per_s": round(report.rows / elapsed), "phases_s": report.timings}  # fmt: skip
 
 
 def run(url: str, n_products: int, n_prices: int, n_members: int) -> dict[str, Any]:

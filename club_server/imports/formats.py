@@ -86,6 +86,8 @@ class Header:
     scale: dict[str, int]
     extra: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: every read column (the format's and the extra ones) and its position
+    positions: dict[str, int] = field(default_factory=dict)
 
 
 def clean_name(name: str) -> str:
@@ -126,6 +128,7 @@ def read_header(kind: Kind, header: Sequence[str], context: Context) -> Header:
     if missing:
         raise FormatError(f"missing column(s): {', '.join(missing)}")
     result.warnings.extend(kind.header_warnings(result))
+    result.positions = {**result.extra, **result.index}
     return result
 
 
@@ -139,14 +142,17 @@ class Cells:
         self.problems: list[Problem] = []
 
     def raw(self, column: str) -> str:
-        position = self.header.index.get(column, self.header.extra.get(column))
+        position = self.header.positions.get(column)
         if position is None or position >= len(self.row):
             return ""
         return self.row[position].strip()
 
     def get(self, column: str, reader: Callable[[str], T], *, required: bool = False) -> T | None:
         """``reader`` of the cell; None (and a problem when ``required``) if it is empty."""
-        text = self.raw(column)
+        position = self.header.positions.get(column)
+        text = (
+            self.row[position].strip() if position is not None and position < len(self.row) else ""
+        )
         if not text:
             if required:
                 self.problems.append(Problem(column, "must not be empty"))

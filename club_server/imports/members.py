@@ -30,6 +30,17 @@ from clubcore.records import Known, MemberRecord, Problem, Record, parse_text
 __all__ = ["Members"]
 
 _SEGMENTS = re.compile(r"[,;،]")
+#: the usual forms, read without the general path (a million rows add up)
+_PLAIN_NUMBER = re.compile(r"[1-9][0-9]{0,13}", re.ASCII)
+_PLAIN_MOBILE = re.compile(r"09[0-9]{9}", re.ASCII)
+
+
+def _number(text: str) -> str:
+    return text if _PLAIN_NUMBER.fullmatch(text) else parse_member_number(text)
+
+
+def _phone(text: str) -> str:
+    return "+98" + text[1:] if _PLAIN_MOBILE.fullmatch(text) else normalise_phone(text)
 
 
 def _segments(text: str) -> tuple[str, ...]:
@@ -62,10 +73,10 @@ class Members(Kind):
         return Known(tiers=tier_codes(conn))
 
     def parse(self, cells: Cells) -> Record:
-        number = cells.get("member_no", parse_member_number, required=True)
+        number = cells.get("member_no", _number, required=True)
         name = cells.get("display_name", parse_text, required=True)
         tier = cells.get("tier", parse_text, required=True)
-        phone = cells.get("phone", normalise_phone)
+        phone = cells.get("phone", _phone)
         segments = cells.get("segments", _segments) or ()
         full_name = cells.get("full_name", parse_text)
         status = cells.get("status", parse_text) or "active"

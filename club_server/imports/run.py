@@ -21,6 +21,7 @@ import of the same file twice writes nothing the second time.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -95,6 +96,8 @@ class ImportReport:
     written: bool = False
     rules_version: int | None = None
     header: list[str] = field(default_factory=list)
+    #: seconds per phase: read (parse, check, stage), compare, write, publish
+    timings: dict[str, float] = field(default_factory=dict)
 
     def error_lines(self, limit: int | None = None) -> list[str]:
         """``FILE:ROW: COLUMN: message`` per error (the first ``limit``)."""
@@ -310,18 +313,34 @@ def _run(
     report.warnings.extend(header.warnings)
     stage = _stage_table(kind)
     stage.create(conn)
+    clock = _Phases(report)
     rows = _read_rows(sheet, kind, header, context, report)
     _stage(database, conn, stage, rows, report, progress, sheet.total)
     _drop_conflicts(conn, kind, stage, report)
+    clock.lap("read")
     report.errors.sort(key=lambda e: e.row)
     if report.errors and not skip_bad_rows:
         raise _Rollback
     _count(conn, kind, stage, report)
+    clock.lap("compare")
     if dry_run:
         raise _Rollback
     if report.new or report.changed:
         _write(conn, kind, stage, context, database.is_postgres)
+        clock.lap("write")
         if kind.pricing:
             report.rules_version = publish(conn, now)
+            clock.lap("publish")
     stage.drop(conn)
     report.written = True
+
+
+class _Phases:
+    def __init__(self, report: ImportReport) -> None:
+        self.report = report
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.report.timings[name] = round(now - self.last, 3)
+        self.last = now
