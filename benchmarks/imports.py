@@ -87,14 +87,15 @@ def _prepare(url: str) -> None:
 def _timed(url: str, kind: str, data: bytes) -> dict[str, Any]:
     database = open_database(url)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = import_file(database, kind, data, now=datetime.now(UTC))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         database.dispose()
     assert not report.errors, report.error_lines(5)
     return {"rows": report.rows, "new": report.new, "changed": report.changed,
             "unchanged": report.unchanged, "seconds": round(elapsed, 2),
+            "client_cpu_s": round(cpu, 2),
             "rows_per_s": round(report.rows / elapsed), "phases_s": report.timings}  # fmt: skip
 
 
