@@ -21,6 +21,7 @@ process by their digest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
@@ -149,8 +150,12 @@ def publish(conn: Connection, now: datetime) -> int:
     if stored is not None:
         from club_server.upserts import put_settings  # (upserts calls publish)
 
+        # the same rule set under the next version (read once: a large catalog takes seconds)
         put_settings(conn, {"rules_version": str(snapshot.version + 1)})
-        return publish(conn, now)
+        rules = dataclasses.replace(snapshot.rules, version=snapshot.version + 1)
+        snapshot = dataclasses.replace(snapshot, rules=rules)
+        body = snapshot.to_json()
+        digest = hashlib.sha256(body.encode()).hexdigest()
     conn.execute(
         rule_sets.insert().values(
             rules_version=snapshot.version, digest=digest, body=body, created_at=iso(now)

@@ -21,6 +21,8 @@ command                                what it does
 ``offer set|enable|disable|list``      offers
 ``tiers set|retire|list``              tiers (``tiers recompute``: re-derive members')
 ``member search|update|merge|history`` members in the back office
+``import KIND FILE [--dry-run]``       products, prices, offers, members from CSV/XLSX
+``export KIND [FILE]``                 the same formats out (re-import unchanged)
 =====================================  ===============================================
 
 Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
@@ -28,10 +30,20 @@ Every command takes ``--db URL`` (or ``CLUB_SERVER_DB``).
 
 from __future__ import annotations
 
-from club_server.cli import accounts, admin, catalog, database, ops, settings
+from club_server.cli import accounts, admin, catalog, database, ops, settings, transfer
 from club_server.cli.base import cli
 
-__all__ = ["accounts", "admin", "catalog", "cli", "database", "main", "ops", "settings"]
+__all__ = [
+    "accounts",
+    "admin",
+    "catalog",
+    "cli",
+    "database",
+    "main",
+    "ops",
+    "settings",
+    "transfer",
+]
 
 
 def main() -> None:
