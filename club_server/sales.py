@@ -153,7 +153,8 @@ def push_sales(
     raise_incident(conn, terminal.terminal_id, checker.incident_flags, now)
     for result in results:
         first_in_request = result["status"] == "duplicate" and result["change_seq"] is None
-        if result["status"] in ("created", "held") or first_in_request:
+        held_now = result["status"] == "held" and result["sale_id"] in seqs
+        if result["status"] == "created" or first_in_request or held_now:
             result["change_seq"] = seqs.get(result["sale_id"])
     return results
 
