@@ -14,14 +14,28 @@ end) or a SQLite file, seeded with the server's demo store. Measured:
   (``push_now``). Target <= 10 s.
 - ``ingest``: ``--terminals`` enrolled terminals, each with its own outbox of
   ``--sales-per-terminal`` sales, pushing at once from threads with the real
-  ``push_outbox`` (batches of ``--batch``); sales/s across all of them.
+  ``push_outbox`` (batches of ``--batch``); sales/s across all of them. The
+  sales are spread over ``--ingest-members`` members' baskets (and 1/8 as
+  many guests'); ``most_points_per_member_day`` says how many points the
+  busiest member earns, and a points limit the sales would pass is turned off
+  for the run (``limits`` says which, see :func:`relax_limits`). Only
+  sales a lane recorded as sent (answered ``created``, or ``duplicate`` on a
+  retry) count as ingested; ``answers`` counts every outcome the lanes
+  recorded (``held`` and ``rejected`` included, and ``pending`` when a lane
+  gave up), ``created`` the ``created`` answers of the lanes that finished,
+  and ``all_ingested`` says whether every sale was.
 
 Each phase reports wall time and where the CPU went: this (client) process,
 the server process and, on PostgreSQL, the database's backends (read from
-``/proc``; approximate). Everything runs under ``--deadline`` seconds: a phase
-that would start past it is skipped. Prints one JSON document::
+``/proc``; approximate). ``$CLUB_BENCH_SERVER`` replaces the ``club-server``
+command (it is given ``serve --host … --port … --log-level … --db …``), to run
+the server under a profiler. Everything runs under ``--deadline`` seconds: a
+phase that would start past it is skipped; ``--phases`` chooses them
+(``provision`` always runs: it sets up the terminal the others use). Prints
+one JSON document::
 
     python -m benchmarks.sync --members 1000000 --products 100000
+    python -m benchmarks.sync --phases ingest --members 20000 --products 2000 --terminals 200
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ import dataclasses
 import os
 import random
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -43,6 +58,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
 
 from benchmarks.common import emit, machine, peak_rss_mb
 from club_server import demo, terminals
@@ -59,9 +76,13 @@ from sync.http import RetryPolicy, SyncClient
 from sync.push import outbox_counts, push_outbox
 from terminal.bootstrap import Terminal, bootstrap
 
+ROOT = Path(__file__).resolve().parents[1]
+#: the environment variable naming another server command (one that profiles it, say)
+SERVER_ENV = "CLUB_BENCH_SERVER"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 TICKS = os.sysconf("SC_CLK_TCK")
-PATIENT = RetryPolicy(attempts=40, base=0.1, cap=0.25, deadline=60.0)
+#: waiting for the server to answer health (it starts slowly on a busy machine)
+PATIENT = RetryPolicy(attempts=1_000, base=0.1, cap=0.25, deadline=120.0)
 
 
 # -- CPU accounting ---------------------------------------------------------------------
@@ -144,11 +165,16 @@ def free_port() -> int:
 def serving(db_url: str, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``club-server serve`` in its own process; its URL once it answers health."""
     port = free_port()
-    script = Path(sys.executable).with_name("club-server")
-    command = [str(script), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    script = os.environ.get(SERVER_ENV) or str(Path(sys.executable).with_name("club-server"))
+    command = [*shlex.split(script), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    # the server runs this checkout's code, even when the virtualenv was installed from another
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [*command, "--log-level", "warning", "--db", db_url], stdout=err, stderr=err
+            [*command, "--log-level", "warning", "--db", db_url], stdout=err, stderr=err, env=env
         )
         try:
             url = f"http://127.0.0.1:{port}"
@@ -172,23 +198,25 @@ def new_code(database: Database) -> str:
 # -- sales ----------------------------------------------------------------------------------
 
 
-def templates(terminal: Terminal, rng: random.Random) -> list[tuple[PricedBasket, str | None]]:
-    """Baskets priced by the terminal's own checkout: 40 members and 5 guests."""
+def templates(
+    terminal: Terminal, rng: random.Random, members: int = 40, guests: int = 5
+) -> list[tuple[PricedBasket, str | None]]:
+    """Baskets priced by the terminal's own checkout: ``members`` members and ``guests`` not."""
     skus = [
         str(r[0])
         for r in terminal.db.execute(
             "SELECT sku FROM products WHERE active AND NOT member_only ORDER BY sku LIMIT 50"
         )
     ]
-    members = [
+    chosen = [
         str(r[0])
         for r in terminal.db.execute(
-            "SELECT member_no FROM members WHERE status = 'active' "
-            "AND member_no IN (SELECT member_no FROM members ORDER BY random() LIMIT 200) LIMIT 40"
+            "SELECT member_no FROM members WHERE status = 'active' ORDER BY random() LIMIT ?",
+            [members],
         )
     ]
     baskets: list[tuple[PricedBasket, str | None]] = []
-    for member in [*members, *([None] * 5)]:
+    for member in [*chosen, *([None] * guests)]:
         checkout = terminal.checkout()
         if member is not None:
             checkout.identify(member, "card")
@@ -204,14 +232,17 @@ def make_sales(
     count: int,
     terminal_id: str,
     store_id: str,
+    first: int = 0,
 ) -> list[Sale]:
+    """``count`` sales cycling through ``baskets`` from basket ``first`` on."""
     created = terminal.clock()
     local = created.astimezone(terminal.timezone)
+    chosen = [baskets[(first + i) % len(baskets)] for i in range(count)]
     return [
         Sale.from_basket(
-            baskets[i % len(baskets)][0],
+            priced,
             tender=Tender.CARD,
-            id_method=baskets[i % len(baskets)][1],
+            id_method=id_method,
             sale_id=new_sale_id(),
             terminal_id=terminal_id,
             store_id=store_id,
@@ -220,8 +251,19 @@ def make_sales(
             hour=local.hour,
             currency=terminal.currency.code,
         )
-        for i in range(count)
+        for priced, id_method in chosen
     ]
+
+
+def member_day_points(baskets: list[tuple[PricedBasket, str | None]], total: int) -> int:
+    """The most points one member earns in ``total`` sales cycling through ``baskets``."""
+    earned: dict[str, int] = {}
+    for n, (priced, _) in enumerate(baskets):
+        if priced.customer is not None:
+            uses = total // len(baskets) + (1 if n < total % len(baskets) else 0)
+            number = priced.customer.member_no
+            earned[number] = earned.get(number, 0) + uses * priced.points_earned
+    return max(earned.values(), default=0)
 
 
 def queue_sales(db: Any, sales: list[Sale]) -> None:
@@ -305,10 +347,17 @@ def bench_ingest(
         "terminals": args.terminals,
         "sales_per_terminal": args.sales_per_terminal,
         "batch": args.batch,
+        "members": args.ingest_members,
     }
-    baskets = templates(terminal, rng)
-    lanes: list[tuple[Path, str, str, str]] = []
     started = time.perf_counter()
+    baskets = templates(terminal, rng, members=args.ingest_members, guests=args.ingest_members // 8)
+    total = args.terminals * args.sales_per_terminal
+    out["most_points_per_sale"] = max(priced.points_earned for priced, _ in baskets)
+    out["most_points_per_member_day"] = member_day_points(baskets, total)
+    out["limits"] = relax_limits(
+        database, out["most_points_per_sale"], out["most_points_per_member_day"]
+    )
+    lanes: list[tuple[Path, str, str, str]] = []
     with SyncClient(url) as anonymous:
         for n in range(args.terminals):
             credential = enroll(anonymous, new_code(database))
@@ -323,6 +372,7 @@ def bench_ingest(
                 args.sales_per_terminal,
                 credential.terminal_id,
                 credential.store_id,
+                first=n * args.sales_per_terminal,
             )
             queue_sales(db, sales)
             db.close()
@@ -354,9 +404,74 @@ def bench_ingest(
         barrier.wait()
         for thread in threads:
             thread.join()
-    total = sum(created)
-    out.update(created=total, errors=errors[:5], sales_per_s=round(total / out["seconds"], 1))
+    answered = outcomes([path for path, *_ in lanes])
+    counts = answered["counts"]
+    ingested = counts.get("sent", 0)  # answered created (or duplicate, on a retry)
+    out.update(
+        created=sum(created),
+        answers=counts,
+        refusals=answered["examples"],
+        errors=errors[:5],
+        sales_per_s=round(ingested / out["seconds"], 1),
+    )
+    out["all_ingested"] = ingested == total and not errors
     return out
+
+
+#: the club's points limits (setting, default) a server with re-pricing holds sales over
+POINTS_LIMITS = (("limits.points_per_sale", 10_000), ("limits.points_per_member_day", 25_000))
+
+
+def relax_limits(database: Database, per_sale: int, per_member_day: int) -> dict[str, str]:
+    """Turn off (0) a points limit the benchmark's honest sales would pass; what each is.
+
+    The benchmark pushes ``--terminals x --sales-per-terminal`` sales in one
+    business day from a few thousand members' baskets, far more per member
+    than a real day; an honest server holds the sales past its limits, which
+    is not what ``ingest`` measures. The checks still run (a limit of 0 is one
+    comparison less). A server without such limits ignores the settings.
+    """
+    wanted = dict(zip((key for key, _ in POINTS_LIMITS), (per_sale, per_member_day), strict=True))
+    found: dict[str, str] = {}
+    with database.writing() as conn:
+        query = text("SELECT key, value FROM settings WHERE key IN (:a, :b)")
+        stored = dict(
+            conn.execute(query, {"a": POINTS_LIMITS[0][0], "b": POINTS_LIMITS[1][0]}).all()
+        )
+        for key, default in POINTS_LIMITS:
+            limit = int(stored.get(key, default))
+            if limit and wanted[key] > limit:
+                server_upserts.put_settings(conn, {key: 0})
+                found[key] = f"off for the benchmark (its sales reach {wanted[key]}, over {limit})"
+            else:
+                found[key] = f"{limit} (its sales reach {wanted[key]})"
+    return found
+
+
+def outcomes(paths: list[Path]) -> dict[str, Any]:
+    """What the server answered the lanes' outboxes: counts by status, and a few refusals.
+
+    A sale the server ``held`` (or rejected) is refused in the outbox with its
+    answer (``held: <reason>``): it is counted here, never as ingested.
+    """
+    counts: dict[str, int] = {}
+    examples: list[str] = []
+    for path in paths:
+        db = open_db(path)
+        try:
+            rows = db.execute(
+                "SELECT CASE WHEN refused_at IS NOT NULL "
+                "THEN substr(last_error, 1, instr(last_error, ':') - 1) "
+                "WHEN sent_at IS NOT NULL THEN 'sent' ELSE 'pending' END, "
+                "COUNT(*), MIN(last_error) FROM outbox GROUP BY 1"
+            ).fetchall()
+        finally:
+            db.close()
+        for status, count, error in rows:
+            counts[str(status)] = counts.get(str(status), 0) + int(count)
+            if status not in ("sent", "pending") and len(examples) < 3:
+                examples.append(str(error)[:300])
+    return {"counts": counts, "examples": examples}
 
 
 def run(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
@@ -365,6 +480,8 @@ def run(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
     result["phases"] = phases
 
     def due(name: str) -> bool:
+        if name not in args.phases:
+            return False
         if time.monotonic() < stop_at:
             return True
         phases[name] = {"skipped": "overall deadline"}
@@ -391,6 +508,8 @@ def run(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
             with serving(db_url, work / "server.log") as (url, proc):
                 meter = Meter(proc.pid, dbname)
                 data_dir = work / "lane"
+                if "provision" not in args.phases:  # the set-up of every other phase
+                    args.phases.add("provision")
                 if not due("provision"):
                     return
                 phases["provision"] = bench_provision(url, database, data_dir, meter)
@@ -430,6 +549,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--terminals", type=int, default=50)
     parser.add_argument("--sales-per-terminal", type=int, default=500)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--ingest-members",
+        type=int,
+        default=2_000,
+        help="members the ingest sales are spread over (with 1/8 as many guest baskets)",
+    )
+    parser.add_argument(
+        "--phases",
+        type=lambda text: set(text.split(",")),
+        default={"provision", "delta", "drain", "ingest"},
+        help="comma-separated phases to run (provision always runs: it sets the others up)",
+    )
     parser.add_argument("--deadline", type=float, default=1_200.0, help="seconds for everything")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {

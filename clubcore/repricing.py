@@ -153,10 +153,11 @@ def reprice(sale: Sale, snapshot: PricingSnapshot, customer: Customer | None) ->
     """
     if sale.kind is not SaleKind.SALE:
         return []
-    missing = sorted({line.sku for line in sale.lines} - set(snapshot.products))
+    products = snapshot.products
+    missing = sorted({line.sku for line in sale.lines if line.sku not in products})
     if missing:
         return [f"product {missing[0]!r:.60} is not in rule set {snapshot.version}"]
-    items = [BasketItem(snapshot.products[line.sku], line.quantity) for line in sale.lines]
+    items = [BasketItem(products[line.sku], line.quantity) for line in sale.lines]
     try:
         priced = price_basket(
             items,

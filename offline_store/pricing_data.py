@@ -175,15 +175,17 @@ def offer_texts(raw: object) -> tuple[tuple[str, str, str], ...]:
 def offers_for(db: sqlite_utils.Database, member_no: str, now: datetime) -> list[Offer]:
     """Active offers that may apply to ``member_no``: personal ones and general ones.
 
-    Segment and tier targeting is decided by the pricing engine.
+    Segment and tier targeting is decided by the pricing engine. Whether an
+    offer is active is judged on its times as instants
+    (:meth:`~clubcore.pricing.Offer.is_active`, as the server's re-pricing
+    judges it), never on their text: ISO times written in different UTC
+    offsets do not sort as text in time order.
     """
     rows = db.query(
-        "SELECT * FROM offers WHERE (target_member = ? OR target_member IS NULL) "
-        "AND (starts_at IS NULL OR starts_at <= ?) AND (ends_at IS NULL OR ends_at > ?) "
-        "ORDER BY offer_id",
-        [member_no, now.isoformat(), now.isoformat()],
+        "SELECT * FROM offers WHERE target_member = ? OR target_member IS NULL ORDER BY offer_id",
+        [member_no],
     )
-    return [_offer(row) for row in rows]
+    return [offer for offer in map(_offer, rows) if offer.is_active(now)]
 
 
 # -- browsing (the product buttons of the checkout screen) ----------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from clubcore.errors import RedemptionError, SaleStateError, UnknownMemberError
@@ -62,7 +63,7 @@ class Checkout:
         cap = self.terminal.settings.redeem_cap_points
         return max(cap - members.pending_redemptions(self.db, member.member_no), 0)
 
-    def _price(self, state: CheckoutState) -> PricedBasket:
+    def _price(self, state: CheckoutState, now: datetime | None = None) -> PricedBasket:
         missing = [sku for sku in state.quantities if sku not in self._products]
         if missing:
             self._products.update(pricing_data.pricing_for(self.db, missing))
@@ -70,7 +71,7 @@ class Checkout:
         member = state.member
         customer = None
         offers = []
-        now = self.terminal.clock()
+        now = self.terminal.clock() if now is None else now
         if member is not None:
             customer = member.customer
             offers = pricing_data.offers_for(self.db, member.member_no, now)
@@ -225,8 +226,10 @@ class Checkout:
         if not self.state.quantities:
             raise SaleStateError("the basket is empty")
         tender = Tender(tender)
-        self.priced = self._price(self.state)  # offers may have started or ended meanwhile
         created = self.terminal.clock()
+        # priced again at the very time the sale records (offers may have started or ended
+        # meanwhile): the club re-prices it at ``created_at`` and must find the same
+        self.priced = self._price(self.state, created)
         local = created.astimezone(self.terminal.timezone)
         sale = Sale.from_basket(
             self.priced,

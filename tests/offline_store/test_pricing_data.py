@@ -48,3 +48,16 @@ def test_the_lane_reads_its_rules_through_it(terminal: Terminal) -> None:
     put_settings(terminal.db, {"points.point_value": "lots"})
     with pytest.raises(ConfigError, match="must be a whole number"):
         load_rules(terminal.db)
+
+
+def test_an_offer_is_judged_active_by_its_times_in_any_utc_offset(terminal: Terminal) -> None:
+    # 09:30 UTC is 13:00 at +03:30: as text "…T13:00+03:30" sorts after "…T09:30+00:00",
+    # yet the offer started at 09:29:59 UTC and ends at 09:30:01 UTC
+    now = terminal.clock()
+    terminal.db.execute(
+        "UPDATE offers SET starts_at = ?, ends_at = ? WHERE offer_id = 'BDAY-0'",
+        ["2026-11-22T12:59:59+03:30", "2026-11-21T23:30:01-10:00"],
+    )
+    assert "BDAY-0" in {o.offer_id for o in offers_for(terminal.db, member_number(0), now)}
+    later = now.replace(second=1)
+    assert "BDAY-0" not in {o.offer_id for o in offers_for(terminal.db, member_number(0), later)}

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from clubcore.errors import (
@@ -144,3 +146,25 @@ def test_suspended_member_is_refused(terminal: Terminal) -> None:
     terminal.db.execute("UPDATE members SET status = 'suspended' WHERE member_no = ?", [member_no])
     with pytest.raises(UnknownMemberError, match="suspended"):
         terminal.checkout().identify(member_no)
+
+
+def test_a_sale_is_priced_at_the_time_it_records(terminal: Terminal) -> None:
+    """The club re-prices a sale at its ``created_at``: the lane prices it at that very reading
+    of the clock, even when an offer ends while the cashier completes."""
+    start = terminal.clock()
+    ends = start + timedelta(seconds=3.5)  # between the 4th and the 5th reading below
+    terminal.db.execute(
+        "UPDATE offers SET ends_at = ?, percent_bp = 9000 WHERE offer_id = 'GOLD-TEA'",
+        [ends.isoformat()],
+    )
+    tea = terminal.db.execute(
+        "SELECT sku FROM products WHERE category = 'beverages' AND active AND NOT member_only "
+        "ORDER BY sku LIMIT 1"
+    ).fetchone()[0]
+    ticks = iter(range(100))
+    terminal.clock = lambda: start + timedelta(seconds=next(ticks))  # 1 s later each reading
+    checkout = terminal.checkout()
+    checkout.identify(first_member(terminal, "gold"))
+    assert checkout.add(tea).lines[0].offer_id == "GOLD-TEA"
+    sale = checkout.complete()
+    assert (sale.lines[0].offer_id == "GOLD-TEA") == (sale.created_at < ends)
