@@ -88,7 +88,7 @@ def _timed(url: str, kind: str, data: bytes) -> dict[str, Any]:
     database = open_database(url)
     try:
         started, cpu = time.perf_counter(), time.process_time()
-        report = import_file(database, kind, data, now=datetime.now(UTC))
+        report = import_file(database, kind, data, actor=cli_actor(), now=datetime.now(UTC))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         database.dispose()

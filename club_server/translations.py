@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["read_translations", "translations_json"]
+__all__ = ["read_translations", "same_translations", "translations_json"]
 
 
 def translations_json(values: Mapping[str, Any]) -> str:
@@ -28,3 +28,12 @@ def read_translations(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
+
+
+def same_translations(stored: str | None, values: Mapping[str, Any]) -> str:
+    """The text to store for ``values``: ``stored`` itself when it holds the same
+    translations written another way (key order, spaces), so that is no change."""
+    text = translations_json(values)
+    if stored is not None and stored != text and read_translations(stored) == dict(values):
+        return stored
+    return text

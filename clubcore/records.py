@@ -335,8 +335,9 @@ class ProductRecord:
     barcodes: tuple[str, ...] = ()
     member_only: bool = False
     active: bool = True
-    #: (language, name) translations, sorted by language (``products.names``)
-    names: tuple[tuple[str, str], ...] = ()
+    #: (language, name) translations, sorted by language (``products.names``); None: leave
+    #: the stored ones as they are (a file without ``name_XX`` columns)
+    names: tuple[tuple[str, str], ...] | None = ()
 
     @property
     def key(self) -> str:
@@ -469,7 +470,7 @@ def _product(row: ProductRecord, known: Known) -> list[Problem]:
             found.append(Problem("barcode", str(exc)))
     if len(set(row.barcodes)) != len(row.barcodes):
         found.append(Problem("barcode", "a barcode is listed twice"))
-    for lang, name in row.names:
+    for lang, name in row.names or ():
         _language(found, "names", lang)
         _text(found, f"name_{lang}", name)
     return found

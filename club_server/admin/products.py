@@ -132,7 +132,7 @@ def product_row(record: ProductRecord) -> dict[str, Any]:
         "sku": record.sku,
         "barcode": record.barcodes[0] if record.barcodes else None,
         "name": record.name,
-        "names": translations_json(dict(record.names)),
+        "names": None if record.names is None else translations_json(dict(record.names)),
         "category": record.category,
         "list_price": record.list_price,
         "member_only": int(record.member_only),

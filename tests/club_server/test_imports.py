@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from club_server.admin.access import cli_actor
 from club_server.changes import current_cursor, read_changes
 from club_server.cli import cli
 from club_server.db import Database
@@ -43,7 +44,7 @@ def _cursor(db: Database) -> int:
 
 
 def _import(db: Database, kind: str, data: bytes, **options: Any) -> Any:
-    return import_file(db, kind, data, now=NOW, **options)
+    return import_file(db, kind, data, actor=cli_actor(), now=NOW, **options)
 
 
 def test_windows_1256_csv_with_persian_text(demo: Database) -> None:
@@ -252,5 +253,7 @@ def test_every_kind_has_a_documented_format_and_a_sample() -> None:
 def test_samples_import_in_order_on_the_demo_store(demo: Database) -> None:
     samples = Path(__file__).parents[2] / "docs" / "samples"
     for kind in ("products", "member-prices", "category-discounts", "offers", "members"):
-        report = import_file(demo, kind, samples / f"{kind}.csv", now=datetime.now(UTC))
+        report = import_file(
+            demo, kind, samples / f"{kind}.csv", actor=cli_actor(), now=datetime.now(UTC)
+        )
         assert report.errors == [] and report.written, (kind, report.error_lines())
