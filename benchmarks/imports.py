@@ -30,6 +30,7 @@ from stdnum import ean
 
 from benchmarks.common import emit, machine, peak_rss_mb
 from benchmarks.sync import postgres_database
+from club_server.admin.access import cli_actor
 from club_server.changes import record_all
 from club_server.db import open_database
 from club_server.entities import ENTITIES

@@ -5,7 +5,8 @@ and the tests call it). Every error answer is ``{"error": code, "message":
 text}``: our :class:`RequestRefusedError` with its status, 422
 ``invalid-request`` for a body or query that does not validate, 413
 ``too-large`` past :data:`MAX_BODY` (an import file: ``ServerLimits.import_body``),
-and the framework's 404/405 in the same shape. A 500 would be a bug; it is answered in the same shape too.
+and the framework's 404/405 in the same shape. A 500 would be a bug; it is answered in
+the same shape too.
 """
 
 from __future__ import annotations
