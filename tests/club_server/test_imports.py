@@ -90,10 +90,12 @@ def test_xlsx_made_with_openpyxl(demo: Database) -> None:
     sheet = book.active
     assert sheet is not None
     sheet.append(["offer_id", "title", "unit_price_rial", "percent", "category", "target_tier",
-                  "starts_at", "ends_at", "title_fa", "message_fa"])  # fmt: skip
+                  "starts_at", "ends_at", "title_fa", "message_fa", "sku"])  # fmt: skip
     sheet.append(["GOLD-DAIRY", "Gold dairy", None, 12.5, "dairy", "gold",
                   datetime(2026, 12, 1), "1405/09/30", "لبنیات طلایی", "۱۲٫۵٪ تخفیف"])  # fmt: skip
-    sheet.append(["X-1", "Fixed", 90000, None, None, None, "۱۴۰۵-۰۹-۱۰", None, None, None])
+    # a unit price names its product (clubcore.records)
+    sheet.append(["X-1", "Fixed", 90000, None, None, None, "۱۴۰۵-۰۹-۱۰", None, None, None,
+                  "P000001"])  # fmt: skip
     buffer = io.BytesIO()
     book.save(buffer)
     report = _import(demo, "offers", buffer.getvalue())
