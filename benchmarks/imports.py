@@ -30,6 +30,7 @@ from stdnum import ean
 
 from benchmarks.common import emit, machine, peak_rss_mb
 from benchmarks.sync import postgres_database
+from club_server.admin.access import cli_actor
 from club_server.changes import record_all
 from club_server.db import open_database
 from club_server.entities import ENTITIES
@@ -88,7 +89,7 @@ def _timed(url: str, kind: str, data: bytes) -> dict[str, Any]:
     database = open_database(url)
     try:
         started, cpu = time.perf_counter(), time.process_time()
-        report = import_file(database, kind, data, now=datetime.now(UTC))
+        report = import_file(database, kind, data, actor=cli_actor(), now=datetime.now(UTC))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         database.dispose()

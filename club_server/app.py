@@ -4,8 +4,9 @@
 and the tests call it). Every error answer is ``{"error": code, "message":
 text}``: our :class:`RequestRefusedError` with its status, 422
 ``invalid-request`` for a body or query that does not validate, 413
-``too-large`` past :data:`MAX_BODY`, and the framework's 404/405 in the same
-shape. A 500 would be a bug; it is answered in the same shape too.
+``too-large`` past :data:`MAX_BODY` (an import file: ``ServerLimits.import_body``),
+and the framework's 404/405 in the same shape. A 500 would be a bug; it is answered in
+the same shape too.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ __all__ = ["MAX_BODY", "PROTOCOL", "create_app", "error_body", "error_response"]
 
 PROTOCOL = 1
 MAX_BODY = 8 * 1024 * 1024
+#: where import files are sent (bodies up to ``ServerLimits.import_body``)
+IMPORT_PATH = "/admin/v1/import/"
 _log = logging.getLogger(__name__)
 _HTTP_CODES = {
     400: "bad-request",
@@ -91,9 +94,10 @@ class ProtocolMiddleware:
         if refusal is not None:
             await refusal(scope, receive, send_with_header)
             return
+        limit = self._limit(scope)
         length = Headers(scope=scope).get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body:
-            await self._too_large(scope, receive, send_with_header)
+        if length.isdigit() and int(length) > limit:
+            await self._too_large(scope, receive, send_with_header, limit)
             return
         body, more = bytearray(), True
         while more:
@@ -106,8 +110,8 @@ class ProtocolMiddleware:
                 return  # the client went away
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.max_body:
-                await self._too_large(scope, receive, send_with_header)
+            if len(body) > limit:
+                await self._too_large(scope, receive, send_with_header, limit)
                 return
         await self.app(scope, _replay(bytes(body), receive), send_with_header)
 
@@ -120,9 +124,14 @@ class ProtocolMiddleware:
             return None
         return error_response(RateLimitedError("rate-limited", "too many requests", ceil(wait)))
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _limit(self, scope: Scope) -> int:
+        if str(scope.get("path", "")).startswith(IMPORT_PATH):
+            return max(self.max_body, self.limits.import_body)
+        return self.max_body
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = JSONResponse(
-            error_body("too-large", f"request bodies are limited to {self.max_body} bytes"), 413
+            error_body("too-large", f"request bodies are limited to {limit} bytes"), 413
         )
         await response(scope, receive, send)
 

@@ -71,6 +71,8 @@ class ServerLimits:
         enroll_window: seconds refused codes are counted over.
         enroll_lockout: seconds an address stays locked out of enrollment.
         body_timeout: seconds to wait for the next part of a request body.
+        import_body: bytes an import file sent over HTTP may have (``POST
+            /admin/v1/import/...``; other bodies are limited to ``app.MAX_BODY``).
     """
 
     address_rate: float = 2_000.0
@@ -83,6 +85,7 @@ class ServerLimits:
     enroll_window: int = 600
     enroll_lockout: int = 900
     body_timeout: float = 10.0
+    import_body: int = 256 * 1024 * 1024
 
 
 class Buckets:

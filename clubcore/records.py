@@ -15,15 +15,18 @@ row                    rules
 every text             no NUL, no lone surrogate, at most :data:`MAX_NAME` chars
                        (messages :data:`MAX_MESSAGE`), keys without ``|``
 product                list price >= 0; category known; barcodes EAN-13, EAN-8
-                       or UPC-A with a valid check digit
+                       or UPC-A with a valid check digit (python-stdnum), in
+                       their digits only (:func:`barcode_digits`), none twice
 member price           price >= 0; tier known; product known; not above the
                        product's list price unless ``above_list`` is set
 category discount      percentage 0..100 % (0..10000 bp); tier and category known
-offer                  exactly one of unit price and percentage; a stacking offer
-                       is a percentage; at most one target; tier, product and
-                       category known; ends not before it starts
+offer                  exactly one of unit price and percentage; a unit price
+                       names its product; a stacking offer is a percentage; at
+                       most one target; tier, product and category known; ends
+                       not before it starts
 member                 number 1..14 digits; tier known; phone an Iranian mobile
-                       (E.164); status one of :data:`MEMBER_STATUSES`
+                       (E.164); status one of :data:`MEMBER_STATUSES` (``merged``
+                       is a merge's doing, never written by an operator)
 =====================  ===========================================================
 
 Readers of what files hold (Persian and Arabic-Indic digits everywhere):
@@ -34,6 +37,10 @@ Readers of what files hold (Persian and Arabic-Indic digits everywhere):
 - :func:`parse_when`: ISO ``2026-12-01``, Jalali ``1405-09-10`` or ``1405/09/10``,
   optionally `` HH:MM``, or a full ISO timestamp with its offset.
 - :func:`parse_barcode`, :func:`parse_flag`, :func:`parse_text`.
+
+Both the admin API (:mod:`club_server.admin`) and the importer
+(:mod:`club_server.imports`) check rows here and nowhere else; their models
+and readers only give them shape.
 """
 
 from __future__ import annotations
@@ -43,11 +50,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 import jdatetime
 from stdnum import ean
+from stdnum.exceptions import ValidationError
 
 from clubcore.errors import FormatError
 from clubcore.identity import normalise_phone, parse_member_number
@@ -55,6 +64,7 @@ from clubcore.money import BP_ONE
 from clubcore.wire import clean_text
 
 __all__ = [
+    "LANGUAGE",
     "MAX_MESSAGE",
     "MAX_NAME",
     "MEMBER_STATUSES",
@@ -62,11 +72,13 @@ __all__ = [
     "Known",
     "MemberPriceRecord",
     "MemberRecord",
+    "MemberStatus",
     "OfferRecord",
     "Problem",
     "ProductRecord",
     "Record",
     "RecordError",
+    "barcode_digits",
     "parse_amount",
     "parse_barcode",
     "parse_day_text",
@@ -82,7 +94,29 @@ MAX_NAME = 200
 MAX_MESSAGE = 1_000
 #: the largest amount of minor units a row may hold (as the wire's amounts)
 MAX_AMOUNT = 10**15
-MEMBER_STATUSES = ("active", "suspended", "closed")
+
+
+class MemberStatus(StrEnum):
+    """A member's status, on the server and on the lanes."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+    #: absorbed by another member (``merged_into``); only a merge sets it
+    MERGED = "merged"
+
+
+#: the statuses an operator or a file may set
+MEMBER_STATUSES: tuple[str, ...] = (
+    MemberStatus.ACTIVE,
+    MemberStatus.SUSPENDED,
+    MemberStatus.CLOSED,
+)
+#: a translation's language: two lower-case letters (``fa``, ``en``)
+LANGUAGE = r"^[a-z]{2}$"
+_LANGUAGE = re.compile(LANGUAGE)
+#: barcode lengths and what they are called
+BARCODE_KINDS = {13: "EAN-13", 12: "UPC-A", 8: "EAN-8"}
 
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 #: thousands separators: comma, Arabic thousands separator, apostrophe, (no-break) spaces
@@ -249,18 +283,27 @@ def parse_when(text: str, zone: ZoneInfo, *, end: bool = False) -> datetime:
     return datetime.combine(day, at or time(0, 0), zone)
 
 
+def barcode_digits(text: str) -> str:
+    """A barcode as its ASCII digits: Persian and Arabic-Indic digits mapped, spaces and
+    dashes dropped (nothing checked: :func:`parse_barcode` does)."""
+    return _cell(text).replace(" ", "").replace("-", "")
+
+
 def parse_barcode(text: str) -> str:
     """An EAN-13, EAN-8 or UPC-A barcode (12 digits), its check digit verified.
 
     Raises:
         FormatError: not 8, 12 or 13 digits, or a wrong check digit.
     """
-    value = _cell(text).replace(" ", "").replace("-", "")
-    if len(value) not in (8, 12, 13) or not value.isascii() or not value.isdigit():
+    value = barcode_digits(text)
+    if len(value) not in BARCODE_KINDS or not value.isascii() or not value.isdigit():
         raise FormatError(f"a barcode is 8, 12 or 13 digits (EAN-8, UPC-A, EAN-13): {value!r}")
-    if ean.calc_check_digit(value[:-1]) != value[-1]:
-        raise FormatError(f"barcode {value} has a wrong check digit")
-    return value
+    try:
+        return str(ean.validate(value))
+    except ValidationError:
+        raise FormatError(
+            f"barcode {value}: wrong {BARCODE_KINDS[len(value)]} check digit"
+        ) from None
 
 
 # --- records ---------------------------------------------------------------------------
@@ -292,8 +335,9 @@ class ProductRecord:
     barcodes: tuple[str, ...] = ()
     member_only: bool = False
     active: bool = True
-    #: (language, name) translations; planned in the schema, kept here for the API
-    names: tuple[tuple[str, str], ...] = ()
+    #: (language, name) translations, sorted by language (``products.names``); None: leave
+    #: the stored ones as they are (a file without ``name_XX`` columns)
+    names: tuple[tuple[str, str], ...] | None = ()
 
     @property
     def key(self) -> str:
@@ -391,6 +435,11 @@ def _key(found: list[Problem], column: str, value: str) -> None:
         found.append(Problem(column, f"{value[:20]!r} must not hold '|' or outer spaces"))
 
 
+def _language(found: list[Problem], column: str, lang: str) -> None:
+    if not _LANGUAGE.fullmatch(lang):
+        found.append(Problem(column, f"a language is two lower-case letters, not {lang[:8]!r}"))
+
+
 def _known(found: list[Problem], column: str, value: str | None, known: frozenset[str] | None,
            what: str) -> None:  # fmt: skip
     if value is not None and known is not None and value not in known:
@@ -415,10 +464,14 @@ def _product(row: ProductRecord, known: Known) -> list[Problem]:
     _amount(found, "list_price", row.list_price)
     for barcode in row.barcodes:
         try:
-            parse_barcode(barcode)
+            if parse_barcode(barcode) != barcode:
+                found.append(Problem("barcode", f"{barcode!r} is not in digits only"))
         except FormatError as exc:
             found.append(Problem("barcode", str(exc)))
-    for lang, name in row.names:
+    if len(set(row.barcodes)) != len(row.barcodes):
+        found.append(Problem("barcode", "a barcode is listed twice"))
+    for lang, name in row.names or ():
+        _language(found, "names", lang)
         _text(found, f"name_{lang}", name)
     return found
 
@@ -463,6 +516,8 @@ def _offer_amounts(row: OfferRecord, found: list[Problem]) -> None:
         found.append(Problem("percent", f"must be within 0..100 %: {row.percent_bp / 100} %"))
     if row.stacks and row.percent_bp is None:
         found.append(Problem("stacks", "a stacking offer must be a percentage"))
+    if row.unit_price is not None and row.sku is None:
+        found.append(Problem("sku", "a unit_price offer names its sku"))
 
 
 def _offer(row: OfferRecord, known: Known) -> list[Problem]:
@@ -487,6 +542,7 @@ def _offer(row: OfferRecord, known: Known) -> list[Problem]:
     if row.starts_at and row.ends_at and row.ends_at < row.starts_at:
         found.append(Problem("ends_at", "the offer ends before it starts"))
     for lang, texts in row.texts.items():
+        _language(found, "texts", lang)
         for name, value in texts.items():
             _text(found, f"{name}_{lang}", value, MAX_MESSAGE)
     return found

@@ -4,7 +4,9 @@ One module per job; each service takes the :class:`~club_server.admin.access.Act
 doing it, checks the actor may (:func:`~club_server.admin.access.require`,
 before anything is written), writes through :mod:`club_server.upserts` (so the
 change log and the rule set follow) and records the change in the audit log
-(:mod:`club_server.admin.audit`), all in the caller's transaction. The HTTP
+(:mod:`club_server.admin.audit`), all in the caller's transaction. Rows are
+checked by :mod:`clubcore.records` against what the club knows
+(:mod:`club_server.known`), the same rules the importer applies. The HTTP
 routes (:mod:`club_server.admin.routes`) and the ``club-server`` commands call
 the same services.
 
@@ -14,8 +16,8 @@ module                 job
 ``access``             roles, actors and what each role may do
 ``accounts``           operator accounts, passwords, sessions and API tokens
 ``audit``              the audit log, and audited writes of cached rows
-``barcodes``           EAN-13 / EAN-8 / UPC-A check digits (python-stdnum)
-``models``             the typed requests and answers (pydantic, in the OpenAPI)
+``models``             the typed requests and answers (pydantic, in the OpenAPI);
+                       the rows' rules are :mod:`clubcore.records`'
 ``categories``         categories with translations
 ``products``           products, barcodes and translations
 ``prices``             member prices per tier, category percentages per tier
@@ -23,6 +25,6 @@ module                 job
 ``tier_admin``         adding, changing and retiring tiers
 ``member_admin``       member search, update, merge and history
 ``stores``             stores: add, rename, time zone
-``routes``             the admin HTTP API, ``/admin/v1``
+``routes``             the admin HTTP API, ``/admin/v1`` (imports included)
 =====================  ==========================================================
 """

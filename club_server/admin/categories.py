@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +11,7 @@ from club_server.admin.access import Action, Actor, require
 from club_server.admin.audit import audited_upsert
 from club_server.admin.models import CategoryIn
 from club_server.schema import categories
+from club_server.translations import read_translations, translations_json
 from clubcore.errors import FormatError, NotFoundError
 
 __all__ = ["get_category", "list_categories", "put_category"]
@@ -21,7 +21,7 @@ def _shown(row: Any) -> dict[str, Any]:
     return {
         "code": row.code,
         "name": row.name,
-        "names": json.loads(row.names or "{}"),
+        "names": read_translations(row.names),
         "parent": row.parent,
     }
 
@@ -44,7 +44,7 @@ def put_category(
         "code": code,
         "name": body.name,
         "parent": body.parent,
-        "names": json.dumps(body.names, ensure_ascii=False, sort_keys=True),
+        "names": translations_json(body.names),
     }
     audited_upsert(conn, actor, now, "categories", row)
     return get_category(conn, actor, code)

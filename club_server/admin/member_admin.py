@@ -23,12 +23,13 @@ from sqlalchemy import Connection, func, or_, select
 from club_server.admin.access import Action, Actor, require
 from club_server.admin.audit import audited_upsert, current_row, list_audit
 from club_server.admin.models import MemberUpdate
-from club_server.admin.prices import tier_in_use
 from club_server.clock import iso
+from club_server.known import tier_codes
 from club_server.members import _phone_salt, phone_taken
 from club_server.schema import cards, members, points_ledger, points_suspense, sales
 from clubcore.errors import FormatError, RequestRefusedError, UnknownMemberError
 from clubcore.identity import e164_lookup_key, is_phone, normalise_phone, parse_member_number
+from clubcore.records import Known, MemberRecord, MemberStatus, validate
 
 __all__ = ["get_member", "member_history", "merge_members", "search_members", "update_member"]
 
@@ -49,6 +50,13 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     )
     segments = [s for s in (row["segments"] or "").split(",") if s]
     return {**{k: row[k] for k in keep}, "segments": segments}
+
+
+def member_record(row: dict[str, Any]) -> MemberRecord:
+    """The record of a ``members`` row, to check it (:mod:`clubcore.records`)."""
+    segments = tuple(s for s in (row["segments"] or "").split(",") if s)
+    return MemberRecord(row["member_no"], row["display_name"], row["tier"], row["phone"],
+                        segments, row["full_name"], row["status"])  # fmt: skip
 
 
 def _row(conn: Connection, member_no: str) -> dict[str, Any]:
@@ -110,7 +118,9 @@ def update_member(
     Raises:
         RequestRefusedError: 403 forbidden; 409 phone-taken.
         UnknownMemberError: no such member.
-        FormatError: a malformed phone, an unknown or retired tier.
+        FormatError: a malformed phone.
+        RecordError: the member breaks a rule (:mod:`clubcore.records`): an unknown or
+            retired tier, a status only a merge sets, ...
     """
     require(actor, Action.MEMBERS)
     row = _row(conn, member_no)
@@ -119,9 +129,8 @@ def update_member(
     changed = dict(row)
     for field in ("display_name", "full_name", "status"):
         if getattr(body, field) is not None:
-            changed[field] = getattr(body, field)
+            changed[field] = str(getattr(body, field))
     if body.tier is not None:
-        tier_in_use(conn, body.tier)
         changed["tier"] = body.tier
     if body.segments is not None:
         changed["segments"] = ",".join(dict.fromkeys(body.segments))
@@ -132,6 +141,7 @@ def update_member(
         changed["phone"] = e164
         changed["phone_hash"] = e164_lookup_key(e164, _phone_salt(conn)) if e164 else None
     if changed != row:
+        validate(member_record(changed), Known(tiers=tier_codes(conn)))
         changed["updated_at"] = iso(now)
         audited_upsert(conn, actor, now, "members", changed)
     return _shown(changed)
@@ -168,7 +178,7 @@ def merge_members(
         "members",
         {
             **gone,
-            "status": "merged",
+            "status": MemberStatus.MERGED.value,
             "merged_into": new,
             "points_balance": 0,
             "spend_12m": 0,

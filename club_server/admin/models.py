@@ -1,20 +1,23 @@
 """The admin API's requests and answers (pydantic): one definition for HTTP, CLI and OpenAPI.
 
 Requests refuse unknown fields (a typo is an error, not a silent no-op);
-answers are what the services return. Translations are objects keyed by a
-two-letter language code (``{"fa": "شیر", "en": "Milk"}``); the row's plain
-``name`` is what lanes show (the wire carries one name).
+answers are what the services return. The models give requests their shape
+only: the rules a product, a price, a discount, an offer or a member must
+keep (prices not negative, member price and list price, barcodes' check
+digits, an offer's schedule, known tiers and categories, phones) are
+:mod:`clubcore.records`', which the services apply, as the importer does.
+Translations are objects keyed by a two-letter language code
+(``{"fa": "شیر", "en": "Milk"}``); the row's plain ``name`` is what lanes show
+(the wire carries one name).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from club_server.admin.barcodes import normalise_barcode
-from clubcore.errors import FormatError
+from clubcore.records import LANGUAGE, MAX_AMOUNT, MemberStatus
 from clubcore.wire import IsoTime, Str, Text
 
 __all__ = [
@@ -27,6 +30,8 @@ __all__ = [
     "CategoryDiscountIn",
     "CategoryIn",
     "Done",
+    "ImportProblem",
+    "ImportReportOut",
     "LoginRequest",
     "Member",
     "MemberMerge",
@@ -50,10 +55,12 @@ __all__ = [
     "WhoAmI",
 ]
 
-Lang = Annotated[str, Field(pattern=r"^[a-z]{2}$")]
+Lang = Annotated[str, Field(pattern=LANGUAGE)]
 Names = Annotated[dict[Lang, Text], Field(max_length=8)]
-Money = Annotated[int, Field(ge=0, le=10**15)]
-BasisPoints = Annotated[int, Field(ge=0, le=10_000)]
+#: money in minor units (rial); a tier's thresholds are checked here, a row's in clubcore.records
+Money = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+Amount = Annotated[int, Field(description="minor units (rial), at least 0")]
+BasisPoints = Annotated[int, Field(description="basis points: 500 is 5 %; 0 to 10000")]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -169,23 +176,12 @@ class ProductIn(Request):
     name: Text
     names: Names = Field(default_factory=dict)
     category: Code
-    list_price: Money
+    list_price: Amount
     member_only: StrictBool = False
     active: StrictBool = True
-    barcodes: Annotated[list[str], Field(max_length=20)] = Field(
+    barcodes: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = Field(
         default_factory=list, description="EAN-13, UPC-A or EAN-8; the first is the lanes'"
     )
-
-    @field_validator("barcodes")
-    @classmethod
-    def _check_digits(cls, values: list[str]) -> list[str]:
-        try:
-            found = [normalise_barcode(v) for v in values]
-        except FormatError as exc:
-            raise ValueError(str(exc)) from None
-        if len(set(found)) != len(found):
-            raise ValueError("a barcode is listed twice")
-        return found
 
 
 class Product(Answer):
@@ -201,7 +197,7 @@ class Product(Answer):
 
 
 class MemberPriceIn(Request):
-    price: Money
+    price: Amount
     above_list: StrictBool = Field(False, description="allow a member price above list price")
 
 
@@ -212,7 +208,7 @@ class MemberPrice(Answer):
 
 
 class CategoryDiscountIn(Request):
-    percent_bp: BasisPoints = Field(description="basis points: 500 is 5 %")
+    percent_bp: BasisPoints
 
 
 class CategoryDiscount(Answer):
@@ -230,7 +226,7 @@ class OfferIn(Request):
     title: Text
     message: Str = ""
     texts: Annotated[dict[Lang, OfferText], Field(max_length=8)] = Field(default_factory=dict)
-    unit_price: Money | None = None
+    unit_price: Amount | None = None
     percent_bp: BasisPoints | None = None
     sku: Code | None = None
     category: Code | None = None
@@ -242,15 +238,9 @@ class OfferIn(Request):
     enabled: StrictBool = True
 
     @model_validator(mode="after")
-    def _consistent(self) -> OfferIn:
-        if (self.unit_price is None) == (self.percent_bp is None):
-            raise ValueError("an offer has either unit_price or percent_bp")
-        if self.unit_price is not None and self.sku is None:
-            raise ValueError("a unit_price offer names its sku")
+    def _target_shape(self) -> OfferIn:
         if (self.target == "all") != (self.target_value is None):
             raise ValueError("target_value names the tier, segment or member (none for all)")
-        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
-            raise ValueError("the offer ends before it starts")
         return self
 
 
@@ -308,7 +298,7 @@ class MemberUpdate(Request):
     )
     tier: Code | None = None
     segments: Annotated[list[Code], Field(max_length=20)] | None = None
-    status: Literal["active", "suspended", "closed"] | None = None
+    status: MemberStatus | None = Field(None, description="merged is a merge's doing only")
 
 
 class Member(Answer):
@@ -345,6 +335,26 @@ class StoreIn(Request):
     )
 
 
-def when(value: datetime | None) -> str | None:
-    """A model's time as the database stores it."""
-    return value.isoformat() if value else None
+class ImportProblem(Answer):
+    """One problem of a refused row: its number in the file (the header is row 1)."""
+
+    row: int
+    column: str
+    message: str
+
+
+class ImportReportOut(Answer):
+    """What an import found and did (``club-server import --json`` prints the same)."""
+
+    kind: str
+    source: str
+    encoding: str
+    rows: int
+    new: int
+    changed: int
+    unchanged: int
+    errors: int = Field(description="how many problems (a row may have several)")
+    written: bool = Field(description="false: nothing was written (errors, or a dry run)")
+    rules_version: int | None
+    warnings: list[str]
+    problems: list[ImportProblem] = Field(description="the first 1,000 problems, by row")

@@ -4,12 +4,13 @@ An offer gives a ``unit_price`` for one SKU or a ``percent_bp`` off a SKU, a
 category or everything; it targets all members, one tier, one segment or one
 member; it runs between ``starts_at`` and ``ends_at`` (either may be open).
 A disabled offer stays on the server but leaves the lanes (a ``delete``
-delta) and the rule set until it is enabled again.
+delta) and the rule set until it is enabled again. An offer's rules are
+:class:`clubcore.records.OfferRecord`'s; an offer for one member also needs
+that member to exist.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +18,15 @@ from sqlalchemy import Connection, select
 
 from club_server.admin.access import Action, Actor, require
 from club_server.admin.audit import audited_upsert, current_row
-from club_server.admin.categories import get_category
-from club_server.admin.models import OfferIn, when
-from club_server.admin.prices import tier_in_use
-from club_server.schema import members, offers, products
+from club_server.admin.models import OfferIn
+from club_server.clock import iso
+from club_server.known import category_codes, list_prices, tier_codes
+from club_server.schema import members, offers
+from club_server.translations import read_translations, translations_json
 from clubcore.errors import FormatError, NotFoundError
+from clubcore.records import Known, OfferRecord, validate
 
-__all__ = ["get_offer", "list_offers", "put_offer", "set_offer_enabled"]
+__all__ = ["get_offer", "list_offers", "offer_row", "put_offer", "set_offer_enabled"]
 
 _TARGETS = {"tier": "target_tier", "segment": "target_segment", "member": "target_member"}
 
@@ -46,7 +49,7 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     )
     return {
         **{k: row[k] for k in keep},
-        "texts": json.loads(row["texts"] or "{}"),
+        "texts": read_translations(row["texts"]),
         "target": target,
         "target_value": value,
         "stacks": bool(row["stacks"]),
@@ -54,19 +57,40 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_refs(conn: Connection, actor: Actor, body: OfferIn) -> None:
-    if body.sku is not None:
-        found = conn.execute(select(products.c.sku).where(products.c.sku == body.sku)).first()
-        if found is None:
-            raise FormatError(f"unknown product {body.sku!r}")
-    if body.category is not None:
-        get_category(conn, actor, body.category, missing=FormatError)
-    if body.target == "tier" and body.target_value is not None:
-        tier_in_use(conn, body.target_value)
-    if body.target == "member":
-        query = select(members.c.member_no).where(members.c.member_no == body.target_value)
+def _record(offer_id: str, body: OfferIn) -> OfferRecord:
+    targets = {column: body.target_value if body.target == name else None
+               for name, column in _TARGETS.items()}  # fmt: skip
+    return OfferRecord(
+        offer_id, body.title, body.message, body.unit_price, body.percent_bp, body.sku,
+        body.category, starts_at=body.starts_at, ends_at=body.ends_at, stacks=body.stacks,
+        texts={lang: text.model_dump() for lang, text in body.texts.items()}, **targets,
+    )  # fmt: skip
+
+
+def _check(conn: Connection, record: OfferRecord) -> None:
+    skus = [record.sku] if record.sku is not None else []
+    known = Known(tier_codes(conn), category_codes(conn), list_prices(conn, skus))
+    validate(record, known)
+    if record.target_member is not None:
+        query = select(members.c.member_no).where(members.c.member_no == record.target_member)
         if conn.execute(query).first() is None:
-            raise FormatError(f"unknown member {body.target_value!r}")
+            raise FormatError(f"unknown member {record.target_member!r}")
+
+
+def offer_row(record: OfferRecord) -> dict[str, Any]:
+    """The ``offers`` row of a checked record (``enabled`` aside)."""
+
+    def when(moment: datetime | None) -> str | None:
+        return iso(moment) if moment else None
+
+    return {
+        "offer_id": record.offer_id, "title": record.title, "message": record.message,
+        "unit_price": record.unit_price, "percent_bp": record.percent_bp, "sku": record.sku,
+        "category": record.category, "target_member": record.target_member,
+        "target_segment": record.target_segment, "target_tier": record.target_tier,
+        "starts_at": when(record.starts_at), "ends_at": when(record.ends_at),
+        "stacks": int(record.stacks), "texts": translations_json(record.texts),
+    }  # fmt: skip
 
 
 def put_offer(
@@ -76,27 +100,13 @@ def put_offer(
 
     Raises:
         RequestRefusedError: 403 forbidden.
-        FormatError: an unknown product, category, tier or member.
+        RecordError: the offer breaks a rule (:mod:`clubcore.records`).
+        FormatError: an unknown member.
     """
     require(actor, Action.CATALOG)
-    _check_refs(conn, actor, body)
-    texts = {lang: text.model_dump() for lang, text in body.texts.items()}
-    row: dict[str, Any] = {
-        "offer_id": offer_id,
-        "title": body.title,
-        "message": body.message,
-        "unit_price": body.unit_price,
-        "percent_bp": body.percent_bp,
-        "sku": body.sku,
-        "category": body.category,
-        "starts_at": when(body.starts_at),
-        "ends_at": when(body.ends_at),
-        "stacks": int(body.stacks),
-        "enabled": int(body.enabled),
-        "texts": json.dumps(texts, ensure_ascii=False, sort_keys=True),
-    }
-    for name, column in _TARGETS.items():
-        row[column] = body.target_value if body.target == name else None
+    record = _record(offer_id, body)
+    _check(conn, record)
+    row = {**offer_row(record), "enabled": int(body.enabled)}
     return _shown(audited_upsert(conn, actor, now, "offers", row))
 
 

@@ -1,7 +1,9 @@
 """Member prices per product per tier, and category percentages per tier.
 
 Both are part of the rule set: every change publishes it (a new
-``rules_version`` lanes receive with the row).
+``rules_version`` lanes receive with the row). Their rules (not negative, not
+above the list price unless ``above_list``, 0..100 %, known tier, product and
+category) are :mod:`clubcore.records`'.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from sqlalchemy import Connection, select
 
 from club_server.admin.access import Action, Actor, require
 from club_server.admin.audit import audited_delete, audited_upsert
-from club_server.admin.categories import get_category
 from club_server.admin.models import CategoryDiscountIn, MemberPriceIn
-from club_server.schema import category_discounts, member_prices, products, tiers
-from clubcore.errors import FormatError, NotFoundError
+from club_server.known import category_codes, list_prices, tier_codes
+from club_server.schema import category_discounts, member_prices
+from clubcore.errors import NotFoundError
+from clubcore.records import CategoryDiscountRecord, Known, MemberPriceRecord, validate
 
 __all__ = [
     "delete_category_discount",
@@ -25,15 +28,7 @@ __all__ = [
     "list_member_prices",
     "put_category_discount",
     "put_member_price",
-    "tier_in_use",
 ]
-
-
-def tier_in_use(conn: Connection, code: str) -> None:
-    """Raises FormatError unless ``code`` is a tier that is not retired."""
-    query = select(tiers.c.code).where(tiers.c.code == code, tiers.c.retired_at.is_(None))
-    if conn.execute(query).first() is None:
-        raise FormatError(f"unknown or retired tier {code!r}")
 
 
 def put_member_price(
@@ -43,19 +38,11 @@ def put_member_price(
 
     Raises:
         RequestRefusedError: 403 forbidden.
-        FormatError: an unknown product or tier; above list price without ``above_list``.
+        RecordError: an unknown product or tier; above list price without ``above_list``.
     """
     require(actor, Action.CATALOG)
-    tier_in_use(conn, tier)
-    query = select(products.c.list_price).where(products.c.sku == sku)
-    list_price = conn.execute(query).scalar()
-    if list_price is None:
-        raise FormatError(f"unknown product {sku!r}")
-    if body.price > list_price and not body.above_list:
-        raise FormatError(
-            f"member price {body.price} is above the list price {list_price} of {sku}"
-            " (set above_list to mean it)"
-        )
+    record = MemberPriceRecord(sku, tier, body.price, body.above_list)
+    validate(record, Known(tiers=tier_codes(conn), list_prices=list_prices(conn, [sku])))
     audited_upsert(
         conn, actor, now, "member_prices", {"sku": sku, "tier": tier, "price": body.price}
     )
@@ -92,11 +79,11 @@ def put_category_discount(
 
     Raises:
         RequestRefusedError: 403 forbidden.
-        FormatError: an unknown category or tier.
+        RecordError: an unknown category or tier, a percentage beyond 0..100 %.
     """
     require(actor, Action.CATALOG)
-    tier_in_use(conn, tier)
-    get_category(conn, actor, category, missing=FormatError)
+    record = CategoryDiscountRecord(category, tier, body.percent_bp)
+    validate(record, Known(tiers=tier_codes(conn), categories=category_codes(conn)))
     row = {"category": category, "tier": tier, "percent_bp": body.percent_bp}
     audited_upsert(conn, actor, now, "category_discounts", row)
     return row

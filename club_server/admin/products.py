@@ -1,14 +1,16 @@
 """Products: SKU, barcodes, names with translations, category, list price, flags.
 
-A product may carry several barcodes (table ``product_barcodes``, each
-check-digit validated by :mod:`club_server.admin.barcodes`); lanes get the
-first as ``products.barcode`` (the wire carries one), and one barcode belongs
-to one product. Every change publishes the rule set (:mod:`club_server.upserts`).
+A product may carry several barcodes (table ``product_barcodes``); lanes get
+the first as ``products.barcode`` (the wire carries one), and one barcode
+belongs to one product. The product's rules (list price, category known,
+check digits, text) are :class:`clubcore.records.ProductRecord`'s. Every
+change publishes the rule set (:mod:`club_server.upserts`). The importer
+writes the same tables (:mod:`club_server.imports.products`).
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -16,14 +18,25 @@ from sqlalchemy import Connection, select
 
 from club_server.admin.access import Action, Actor, require
 from club_server.admin.audit import current_row, record_audit
-from club_server.admin.categories import get_category
 from club_server.admin.models import ProductIn
 from club_server.clock import iso
+from club_server.known import category_codes
 from club_server.schema import product_barcodes, products
+from club_server.translations import read_translations, translations_json
 from club_server.upserts import upsert
-from clubcore.errors import FormatError, NotFoundError, RequestRefusedError
+from clubcore.errors import NotFoundError, RequestRefusedError
+from clubcore.records import Known, ProductRecord, barcode_digits, validate
 
-__all__ = ["get_product", "list_products", "put_product"]
+__all__ = [
+    "barcode_owners",
+    "get_product",
+    "list_products",
+    "product_record",
+    "product_row",
+    "put_product",
+    "replace_barcodes",
+    "taken",
+]
 
 
 def _barcodes(conn: Connection, sku: str) -> list[str]:
@@ -39,7 +52,7 @@ def _shown(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
     return {
         "sku": row["sku"],
         "name": row["name"],
-        "names": json.loads(row["names"] or "{}"),
+        "names": read_translations(row["names"]),
         "category": row["category"],
         "list_price": row["list_price"],
         "member_only": bool(row["member_only"]),
@@ -49,14 +62,27 @@ def _shown(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def barcode_owners(conn: Connection, barcodes: Collection[str]) -> dict[str, str]:
+    """Barcode -> the SKU that has it, for those of ``barcodes`` some product has."""
+    owners: dict[str, str] = {}
+    chosen = list(barcodes)
+    for start in range(0, len(chosen), 5_000):
+        query = select(product_barcodes.c.barcode, product_barcodes.c.sku).where(
+            product_barcodes.c.barcode.in_(chosen[start : start + 5_000])
+        )
+        owners.update((str(b), str(s)) for b, s in conn.execute(query))
+    return owners
+
+
+def taken(barcode: str, owner: str) -> str:
+    """What is wrong with a barcode another product has."""
+    return f"barcode {barcode} belongs to {owner}"
+
+
 def _check_barcodes(conn: Connection, sku: str, barcodes: list[str]) -> None:
-    if not barcodes:
-        return
-    query = select(product_barcodes.c.barcode, product_barcodes.c.sku).where(
-        product_barcodes.c.barcode.in_(barcodes), product_barcodes.c.sku != sku
-    )
-    for barcode, other in conn.execute(query):
-        raise RequestRefusedError(409, "conflict", f"barcode {barcode} belongs to {other}")
+    for barcode, owner in barcode_owners(conn, barcodes).items():
+        if owner != sku:
+            raise RequestRefusedError(409, "conflict", taken(barcode, owner))
 
 
 def put_product(
@@ -66,30 +92,15 @@ def put_product(
 
     Raises:
         RequestRefusedError: 403 forbidden; 409 conflict, a barcode of another product.
-        FormatError: an unknown category.
+        RecordError: the product breaks a rule (:mod:`clubcore.records`).
     """
     require(actor, Action.CATALOG)
-    get_category(conn, actor, body.category, missing=FormatError)
-    _check_barcodes(conn, sku, body.barcodes)
+    record = product_record(sku, body)
+    validate(record, Known(categories=category_codes(conn)))
+    _check_barcodes(conn, sku, list(record.barcodes))
     before = get_product(conn, actor, sku) if current_row(conn, "products", sku) else None
-    row = {
-        "sku": sku,
-        "barcode": body.barcodes[0] if body.barcodes else None,
-        "name": body.name,
-        "names": json.dumps(body.names, ensure_ascii=False, sort_keys=True),
-        "category": body.category,
-        "list_price": body.list_price,
-        "member_only": int(body.member_only),
-        "active": int(body.active),
-        "updated_at": iso(now),
-    }
-    upsert(conn, "products", row)
-    conn.execute(product_barcodes.delete().where(product_barcodes.c.sku == sku))
-    if body.barcodes:
-        conn.execute(
-            product_barcodes.insert(),
-            [{"barcode": b, "sku": sku, "position": i} for i, b in enumerate(body.barcodes)],
-        )
+    upsert(conn, "products", {**product_row(record), "updated_at": iso(now)})
+    replace_barcodes(conn, [(sku, record.barcodes)])
     after = get_product(conn, actor, sku)
     compare = ({**before, "updated_at": None} if before else None), {**after, "updated_at": None}
     if compare[0] != compare[1]:
@@ -104,6 +115,41 @@ def put_product(
             after=after,
         )
     return after
+
+
+def product_record(sku: str, body: ProductIn) -> ProductRecord:
+    """The record of a request (barcodes in their digits; the rules check them)."""
+    return ProductRecord(
+        sku, body.name, body.category, body.list_price,
+        tuple(barcode_digits(b) for b in body.barcodes), body.member_only, body.active,
+        tuple(sorted(body.names.items())),
+    )  # fmt: skip
+
+
+def product_row(record: ProductRecord) -> dict[str, Any]:
+    """The ``products`` row of a checked record (without ``updated_at``)."""
+    return {
+        "sku": record.sku,
+        "barcode": record.barcodes[0] if record.barcodes else None,
+        "name": record.name,
+        "names": None if record.names is None else translations_json(dict(record.names)),
+        "category": record.category,
+        "list_price": record.list_price,
+        "member_only": int(record.member_only),
+        "active": int(record.active),
+    }
+
+
+def replace_barcodes(conn: Connection, found: list[tuple[str, tuple[str, ...]]]) -> None:
+    """Give each (sku, barcodes) exactly those barcodes, in order (the first is the lanes')."""
+    skus = [sku for sku, _ in found]
+    for start in range(0, len(skus), 5_000):
+        chunk = skus[start : start + 5_000]
+        conn.execute(product_barcodes.delete().where(product_barcodes.c.sku.in_(chunk)))
+    rows = [{"barcode": b, "sku": sku, "position": i}
+            for sku, codes in found for i, b in enumerate(codes)]  # fmt: skip
+    if rows:
+        conn.execute(product_barcodes.insert(), rows)
 
 
 def get_product(conn: Connection, actor: Actor, sku: str) -> dict[str, Any]:

@@ -7,6 +7,11 @@ tokens are refused by the terminal routes. What a role may do is the
 services' check (:mod:`club_server.admin.access`): a refusal is 403
 ``forbidden`` and writes nothing. Every error has the one error shape
 (``ErrorBody``).
+
+``POST /admin/v1/import/{kind}`` takes an import file as the body (CSV as
+``text/csv``, XLSX as its content type; ``docs/import-formats.md``) and answers
+the report ``club-server import --json`` prints; it is for an API token of
+scope ``import`` (an ERP's nightly job), operators and admins.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 
@@ -39,6 +45,7 @@ from club_server.admin.models import (
     CategoryDiscountIn,
     CategoryIn,
     Done,
+    ImportReportOut,
     LoginRequest,
     Member,
     MemberMerge,
@@ -61,8 +68,10 @@ from club_server.admin.models import (
     WhoAmI,
 )  # fmt: skip
 from club_server.db import Database
+from club_server.imports import KINDS, import_file
 from club_server.reports import store_daily_report
 from club_server.settings import read_settings
+from clubcore.errors import RequestRefusedError
 from clubcore.wire import ErrorBody, IsoTime, WireDailyReport
 
 __all__ = ["router"]
@@ -80,8 +89,17 @@ _TEXT = {
     403: "forbidden: this role may not do this; nothing was written",
     404: "not found",
     409: "conflict: exists already, taken (phone, barcode), retired or merged",
+    413: "too-large: the file is over the server's limit (ServerLimits.import_body)",
+    415: "unsupported-media-type: send text/csv or an XLSX workbook",
     422: "invalid-request: the body or query does not validate",
 }
+#: import files by content type (the file's own bytes decide: XLSX is a zip)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+IMPORT_TYPES = {"text/csv": "csv", "text/plain": "csv", XLSX: "xlsx"}
+ImportKind = Annotated[
+    str,
+    PathParam(pattern="^(" + "|".join(KINDS) + ")$", description="docs/import-formats.md"),
+]
 Key = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.|-]+$")]
 
 
@@ -361,6 +379,58 @@ def tiers_retire(code: Key, body: TierRetire, request: Request, who: Who) -> dic
     """Retire a tier, moving its members to ``move_to``."""
     with _write(request) as conn:
         return tie.retire_tier(conn, who, _now(request), code, body.move_to)
+
+
+# -- imports ------------------------------------------------------------------------------
+
+
+def _file_type(request: Request) -> str:
+    """``csv`` or ``xlsx`` by the request's content type (415 for another)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in IMPORT_TYPES:
+        shown = media or "nothing"
+        raise RequestRefusedError(
+            415, "unsupported-media-type", f"send the file as text/csv or {XLSX}, not {shown}"
+        )
+    return IMPORT_TYPES[media]
+
+
+_IMPORT_BODY = {
+    "required": True,
+    "description": "the file: CSV (UTF-8 with or without BOM, or Windows-1256) or XLSX",
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        XLSX: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@router.post("/import/{kind}", response_model=ImportReportOut, responses=_errors(400, 413, 415),
+             openapi_extra={"requestBody": _IMPORT_BODY})  # fmt: skip
+async def import_upload(
+    kind: ImportKind,
+    request: Request,
+    who: Who,
+    dry_run: Annotated[bool, Query(description="check and report; write nothing")] = False,
+    skip_bad_rows: Annotated[bool, Query(description="write the good rows only")] = False,
+    encoding: Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    unit: Annotated[str | None, Query(pattern="^(rial|toman|minor|major)$")] = None,
+    sheet: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    """Import a file of ``kind`` rows (as ``club-server import``), audited as this caller.
+
+    Any bad row and nothing is written unless ``skip_bad_rows``: check
+    ``written`` and ``problems`` in the answer (200 either way).
+    """
+    require(who, Action.IMPORT)
+    file_type = _file_type(request)
+    data = await request.body()
+    report = await run_in_threadpool(
+        lambda: import_file(_db(request), kind, data, actor=who, now=_now(request),
+                            dry_run=dry_run, skip_bad_rows=skip_bad_rows, encoding=encoding,
+                            unit=unit, sheet=sheet, name=f"upload.{file_type}")
+    )  # fmt: skip
+    return report.as_dict()
 
 
 # -- members, stores, reports -------------------------------------------------------------

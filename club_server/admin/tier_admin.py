@@ -18,10 +18,11 @@ from sqlalchemy import Connection, literal, select
 from club_server.admin.access import Action, Actor, require
 from club_server.admin.audit import audited_delete, audited_upsert, current_row, record_audit
 from club_server.admin.models import TierIn
-from club_server.admin.prices import tier_in_use
 from club_server.clock import iso
+from club_server.known import tier_in_use
 from club_server.rulesets import publish
 from club_server.schema import category_discounts, changes, member_prices, members, offers, tiers
+from club_server.translations import read_translations, translations_json
 from clubcore.errors import NotFoundError, RequestRefusedError
 
 __all__ = ["get_tier", "list_tiers", "put_tier", "retire_tier"]
@@ -33,7 +34,7 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
             k: row[k]
             for k in ("code", "name", "rank", "min_spend", "earn_multiplier_bp", "retired_at")
         },
-        "names": json.loads(row["names"] or "{}"),
+        "names": read_translations(row["names"]),
         "assignable": bool(row["assignable"]),
         "benefits": json.loads(row["benefits"] or "[]"),
     }
@@ -59,7 +60,7 @@ def put_tier(
         "earn_multiplier_bp": body.earn_multiplier_bp,
         "assignable": int(body.assignable),
         "benefits": json.dumps(body.benefits, ensure_ascii=False),
-        "names": json.dumps(body.names, ensure_ascii=False, sort_keys=True),
+        "names": translations_json(body.names),
     }
     return _shown(audited_upsert(conn, actor, now, "tiers", row))
 

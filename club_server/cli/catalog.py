@@ -34,6 +34,7 @@ from club_server.cli.base import as_json_option, cli, db_option, emit_json, hand
 from club_server.cli.ops import tiers_group
 from club_server.clock import utc_now
 from clubcore.errors import FormatError
+from clubcore.records import MEMBER_STATUSES
 
 __all__ = ["category", "discount", "offer", "price", "product"]
 
@@ -469,7 +470,7 @@ def member_search(text: str, db_url: str | None, as_json: bool) -> None:
 @click.option("--phone", help="A mobile number ('' removes it); one phone, one member.")
 @click.option("--tier")
 @click.option("--segments", help="Comma-separated segments (replaces them).")
-@click.option("--status", type=click.Choice(["active", "suspended", "closed"]))
+@click.option("--status", type=click.Choice(MEMBER_STATUSES))
 @db_option
 @as_json_option
 @handle_errors

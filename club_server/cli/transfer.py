@@ -8,6 +8,7 @@ from typing import IO, Any
 
 import click
 
+from club_server.admin.access import cli_actor
 from club_server.cli.base import as_json_option, cli, db_option, emit_json, handle_errors, opened
 from club_server.clock import utc_now
 from club_server.imports import KINDS, ImportReport, export_file, import_file, write_rejects
@@ -99,7 +100,8 @@ def import_command(
     progress = _Progress(f"{kind}")
     try:
         with opened(db_url) as database:
-            report = import_file(database, kind, file, now=utc_now(), dry_run=dry_run,
+            report = import_file(database, kind, file, actor=cli_actor(), now=utc_now(),
+                                 dry_run=dry_run,
                                  skip_bad_rows=skip_bad_rows, encoding=encoding, unit=unit,
                                  sheet=sheet, progress=progress)  # fmt: skip
     finally:

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from club_server.admin.access import Action, Actor, require
 from club_server.db import Database
 from club_server.imports.files import read_table, write_table
 from club_server.imports.formats import Kind
@@ -63,18 +64,24 @@ def kind(name: str) -> Kind:
 
 
 def import_file(
-    database: Database, kind_name: str, source: str | Path | bytes, *, now: datetime,
-    dry_run: bool = False, skip_bad_rows: bool = False, encoding: str | None = None,
-    unit: str | None = None, sheet: str | None = None, progress: Progress | None = None,
+    database: Database, kind_name: str, source: str | Path | bytes, *, actor: Actor,
+    now: datetime, dry_run: bool = False, skip_bad_rows: bool = False,
+    encoding: str | None = None, unit: str | None = None, sheet: str | None = None,
+    progress: Progress | None = None, name: str | None = None,
 ) -> ImportReport:  # fmt: skip
-    """Import a file (a path, ``-`` for standard input, or its bytes).
+    """Import a file (a path, ``-`` for standard input, or its bytes) as ``actor``.
+
+    ``name`` is what messages and the audit log call the file (default: its path).
 
     Raises:
         KeyError: an unknown kind.
+        RequestRefusedError: 403 forbidden, ``actor`` may not import (nothing is read).
         FormatError: the file cannot be read, or its header does not fit the kind.
     """
-    table = read_table(source, encoding=encoding, sheet=sheet)
-    return import_table(database, KINDS[kind_name], table, now=now, dry_run=dry_run,
+    chosen = KINDS[kind_name]
+    require(actor, Action.IMPORT)
+    table = read_table(source, encoding=encoding, sheet=sheet, name=name)
+    return import_table(database, chosen, table, actor=actor, now=now, dry_run=dry_run,
                         skip_bad_rows=skip_bad_rows, unit=unit, progress=progress)  # fmt: skip
 
 

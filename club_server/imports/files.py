@@ -67,14 +67,17 @@ def _source_bytes(source: str | Path | bytes) -> tuple[str, bytes]:
 
 
 def read_table(
-    source: str | Path | bytes, *, encoding: str | None = None, sheet: str | None = None
-) -> Sheet:
-    """The table in ``source`` (a path, ``-`` for standard input, or the file's bytes).
+    source: str | Path | bytes, *, encoding: str | None = None, sheet: str | None = None,
+    name: str | None = None,
+) -> Sheet:  # fmt: skip
+    """The table in ``source`` (a path, ``-`` for standard input, or the file's bytes);
+    ``name`` is what messages call it (default: the path, ``<stdin>``, ``<bytes>``).
 
     Raises:
         FormatError: unreadable, empty, not decodable in ``encoding``, or no such sheet.
     """
-    name, data = _source_bytes(source)
+    found, data = _source_bytes(source)
+    name = name or found
     if data.startswith(_ZIP_MAGIC):
         return _read_xlsx(name, data, sheet)
     text, used = _decode(name, data, encoding)

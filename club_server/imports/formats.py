@@ -21,6 +21,7 @@ from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.types import TypeEngine
 
 from clubcore.errors import FormatError
 from clubcore.money import Currency
@@ -194,8 +195,14 @@ class Kind:
     pricing: ClassVar[bool] = True
     #: compared columns an empty cell leaves as they are (a phone the server never had)
     kept: ClassVar[tuple[str, ...]] = ()
-    #: a column whose value must be unique across rows besides the key (:meth:`unique_value`)
+    #: a column whose values must be unique across rows besides the key (:meth:`unique_values`)
     unique: ClassVar[str | None] = None
+    #: what a new row gets for a :attr:`kept` column its file left empty
+    insert_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: columns only the stage has (after :attr:`written` in :meth:`to_row`): name and type
+    stage_columns: ClassVar[tuple[tuple[str, TypeEngine[Any]], ...]] = ()
+    #: :meth:`after_write` writes rows of another table
+    writes_more: ClassVar[bool] = False
 
     def accepts_extra(self, column: str) -> bool:
         """Whether a column outside :attr:`columns` is read (translations)."""
@@ -232,9 +239,17 @@ class Kind:
         """Values a new or changed row gets (``updated_at``)."""
         return {}
 
-    def unique_value(self, record: Any) -> str | None:
-        """The value of :attr:`unique` in ``record`` (None: nothing to check)."""
-        return None
+    def unique_values(self, record: Any) -> tuple[str, ...]:
+        """The values of :attr:`unique` in ``record`` (none: nothing to check)."""
+        return ()
+
+    def touched(self, conn: Connection, stage: Table) -> Iterator[int]:
+        """Staged rows that change something besides :attr:`compared` (a product's
+        other barcodes): they count as changed and are written."""
+        return iter(())
+
+    def after_write(self, conn: Connection, stage: Table, rows: list[int]) -> None:
+        """Write what goes beside the table for the staged ``rows`` just written."""
 
     def conflicts(self, conn: Connection, stage: Table) -> Iterator[tuple[int, Problem]]:
         """Staged rows the database refuses as a whole: (row number, problem)."""

@@ -4,7 +4,8 @@ Columns: ``member_no``, ``display_name``, ``tier`` (required); ``phone``
 (an Iranian mobile in any common form, kept in E.164 on the server; lanes get
 its salted hash), ``segments`` (separated by ``,`` ``;`` or ``،``),
 ``full_name`` (server only), ``status`` (``active``, ``suspended``,
-``closed``; default ``active``). One phone belongs to one member: a phone
+``closed``; default ``active``: :data:`clubcore.records.MEMBER_STATUSES`).
+A member merged into another is refused (and not exported). One phone belongs to one member: a phone
 twice in the file, or held by another member not in the file, is an error;
 an empty phone cell leaves a member's phone as it is (an export has no phone
 for members whose number the server only holds hashed).
@@ -22,7 +23,7 @@ from sqlalchemy import Connection, Table, exists, select
 
 from club_server.clock import iso
 from club_server.imports.formats import Cells, Column, Context, Kind
-from club_server.imports.pricing import tier_codes
+from club_server.known import tier_codes
 from club_server.schema import members
 from clubcore.identity import e164_lookup_key, normalise_phone, parse_member_number
 from clubcore.records import Known, MemberRecord, Problem, Record, parse_text
@@ -85,8 +86,8 @@ class Members(Kind):
                                  full_name, status)
         )  # fmt: skip
 
-    def unique_value(self, record: MemberRecord) -> str | None:
-        return record.phone
+    def unique_values(self, record: MemberRecord) -> tuple[str, ...]:
+        return (record.phone,) if record.phone else ()
 
     def to_row(self, record: MemberRecord, context: Context) -> tuple[Any, ...]:
         phone_hash = e164_lookup_key(record.phone, context.phone_salt) if record.phone else None
@@ -112,6 +113,11 @@ class Members(Kind):
         )
         for row_no, phone, holder in conn.execute(query):
             yield row_no, Problem("phone", f"{phone} belongs to member {holder}")
+        merged = select(stage.c.row_no, members.c.member_no, members.c.merged_into).where(
+            members.c.member_no == stage.c.member_no, members.c.merged_into.is_not(None)
+        )
+        for row_no, number, survivor in conn.execute(merged):
+            yield row_no, Problem("member_no", f"member {number} was merged into {survivor}")
 
     def export_header(self, context: Context) -> list[str]:
         return [c.name for c in self.columns]
@@ -119,6 +125,7 @@ class Members(Kind):
     def export_rows(self, conn: Connection, context: Context) -> Iterator[list[str]]:
         query = select(members.c.member_no, members.c.display_name, members.c.tier,
                        members.c.phone, members.c.segments, members.c.full_name,
-                       members.c.status).order_by(members.c.member_no)  # fmt: skip
+                       members.c.status).where(members.c.merged_into.is_(None)
+                                               ).order_by(members.c.member_no)  # fmt: skip
         for row in conn.execute(query):
             yield [value or "" for value in row]

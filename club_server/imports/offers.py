@@ -12,7 +12,6 @@ through that day); ``stacks`` (yes/no). Translations: ``title_fa``,
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -20,10 +19,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from club_server.clock import iso
+from club_server.admin.offers import offer_row
 from club_server.imports.formats import Cells, Column, Context, Kind, money_text, percent_text
-from club_server.imports.pricing import tier_codes
-from club_server.schema import categories, offers, products
+from club_server.known import category_codes, tier_codes
+from club_server.schema import offers, products
+from club_server.translations import read_translations, same_translations
 from clubcore.identity import parse_member_number
 from clubcore.records import (
     MAX_MESSAGE,
@@ -36,21 +36,9 @@ from clubcore.records import (
     parse_when,
 )
 
-__all__ = ["Offers", "texts_json"]
+__all__ = ["Offers"]
 
 _TEXT = re.compile(r"(title|message)_([a-z]{2})")
-
-
-def texts_json(texts: Any) -> str:
-    """The ``texts`` column: ``{"fa": {"title": .., "message": ..}}``, keys sorted."""
-    return json.dumps(texts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def _message(text: str) -> str:
@@ -78,8 +66,7 @@ class Offers(Kind):
 
     def known(self, conn: Connection) -> Known:
         skus = {str(s): 0 for s in conn.execute(select(products.c.sku)).scalars()}
-        codes = frozenset(conn.execute(select(categories.c.code)).scalars())
-        return Known(tiers=tier_codes(conn), categories=codes, list_prices=skus)
+        return Known(tiers=tier_codes(conn), categories=category_codes(conn), list_prices=skus)
 
     def prepare(self, conn: Connection) -> Mapping[str, Any]:
         """The stored ``texts`` by offer, so that the same texts written another way (key
@@ -121,26 +108,15 @@ class Offers(Kind):
         return cells.done(lambda: OfferRecord(**values))
 
     def to_row(self, record: OfferRecord, context: Context) -> tuple[Any, ...]:
-        def when(moment: datetime | None) -> str | None:
-            return iso(moment) if moment else None
-
-        texts = texts_json(record.texts)
+        row = offer_row(record)
         stored = context.extra.get("texts", {}).get(record.offer_id)
-        if stored is not None and stored != texts and _loads(stored) == record.texts:
-            texts = stored
-
-        return (record.offer_id, record.title, record.message, record.unit_price,
-                record.percent_bp, record.sku, record.category, record.target_member,
-                record.target_segment, record.target_tier, when(record.starts_at),
-                when(record.ends_at), int(record.stacks), texts)  # fmt: skip
+        row["texts"] = same_translations(stored, record.texts)
+        return tuple(row[c] for c in self.written)
 
     def _languages(self, conn: Connection) -> list[str]:
         found: set[str] = set()
         for text in conn.execute(select(offers.c.texts)).scalars():
-            try:
-                found.update(json.loads(text or "{}"))
-            except (ValueError, TypeError):
-                continue
+            found.update(read_translations(text))
         return sorted(lang for lang in found if re.fullmatch(r"[a-z]{2}", lang))
 
     def export_header(self, context: Context) -> list[str]:
@@ -168,10 +144,7 @@ class Offers(Kind):
                      row.category or "", row.target_member or "", row.target_segment or "",
                      row.target_tier or "", row.starts_at or "", row.ends_at or "",
                      str(row.stacks)]  # fmt: skip
-            try:
-                texts = json.loads(row.texts or "{}")
-            except ValueError:
-                texts = {}
+            texts = read_translations(row.texts)
             for lang in languages:
                 entry = texts.get(lang) or {}
                 cells += [entry.get("title", ""), entry.get("message", "")]

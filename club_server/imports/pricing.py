@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from club_server.imports.formats import Cells, Column, Context, Kind, money_text, percent_text
-from club_server.schema import categories, category_discounts, member_prices, products, tiers
+from club_server.known import category_codes, list_prices, tier_codes
+from club_server.schema import category_discounts, member_prices, products
 from clubcore.records import (
     CategoryDiscountRecord,
     Known,
@@ -27,11 +28,7 @@ from clubcore.records import (
     parse_text,
 )
 
-__all__ = ["CategoryDiscounts", "MemberPrices", "tier_codes"]
-
-
-def tier_codes(conn: Connection) -> frozenset[str]:
-    return frozenset(conn.execute(select(tiers.c.code)).scalars())
+__all__ = ["CategoryDiscounts", "MemberPrices"]
 
 
 class MemberPrices(Kind):
@@ -49,9 +46,7 @@ class MemberPrices(Kind):
     compared = ("price",)
 
     def known(self, conn: Connection) -> Known:
-        query = select(products.c.sku, products.c.list_price)
-        prices = {str(sku): int(price) for sku, price in conn.execute(query)}
-        return Known(tiers=tier_codes(conn), list_prices=prices)
+        return Known(tiers=tier_codes(conn), list_prices=list_prices(conn))
 
     def parse(self, cells: Cells) -> Record:
         sku = cells.get("sku", parse_text, required=True)
@@ -88,8 +83,7 @@ class CategoryDiscounts(Kind):
     compared = ("percent_bp",)
 
     def known(self, conn: Connection) -> Known:
-        codes = frozenset(conn.execute(select(categories.c.code)).scalars())
-        return Known(tiers=tier_codes(conn), categories=codes)
+        return Known(tiers=tier_codes(conn), categories=category_codes(conn))
 
     def parse(self, cells: Cells) -> Record:
         category = cells.get("category", parse_text, required=True)

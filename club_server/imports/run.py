@@ -9,10 +9,18 @@ copied into a temporary *stage* table (COPY on PostgreSQL). Then, in SQL:
 2. any error and no ``skip_bad_rows``: nothing is written (the transaction
    rolls back); with it, the bad rows leave the stage and go to the report;
 3. the stage is compared with the table: *new* (no such key), *changed* (a
-   compared column differs), *unchanged*;
+   compared column differs, or what the kind keeps beside it: a product's
+   barcodes), *unchanged*;
 4. unless ``dry_run``: one change-log entry per new or changed key (in key
-   order), one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` of those rows,
-   and, for the rule set's entities, one :func:`club_server.rulesets.publish`.
+   order), one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` of those rows
+   (and a product's barcodes in ``product_barcodes``), for the rule set's
+   entities one :func:`club_server.rulesets.publish`, and one audit entry
+   (:func:`club_server.admin.audit.record_audit`) naming who imported and the
+   counts.
+
+Who may import is :func:`club_server.admin.access.require` ``import``: the
+command line (an admin), an operator or admin account, an API token of scope
+``import``; anyone else is refused before anything is read.
 
 Everything happens in one write transaction; a dry run rolls it back. An
 import of the same file twice writes nothing the second time.
@@ -45,6 +53,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from club_server.admin.access import Action, Actor, require
+from club_server.admin.audit import record_audit
 from club_server.db import Database
 from club_server.imports.files import Sheet
 from club_server.imports.formats import (
@@ -68,6 +78,8 @@ __all__ = ["ImportReport", "Progress", "RowError", "export_context", "import_tab
 
 Progress = Callable[[int, int | None], None]
 _BATCH = 20_000
+#: how many problems a report lists (its ``errors`` counts them all)
+_SHOWN_PROBLEMS = 1_000
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,16 @@ class ImportReport:
             "rows": self.rows, "new": self.new, "changed": self.changed,
             "unchanged": self.unchanged, "errors": len(self.errors), "written": self.written,
             "rules_version": self.rules_version, "warnings": self.warnings,
+            "problems": [{"row": e.row, "column": e.column, "message": e.message}
+                         for e in self.errors[:_SHOWN_PROBLEMS]],
         }  # fmt: skip
+
+    def counts(self) -> dict[str, Any]:
+        """What the audit log records of an import."""
+        return {"source": self.source, "rows": self.rows, "new": self.new,
+                "changed": self.changed, "unchanged": self.unchanged,
+                "refused": len({e.row for e in self.errors}),
+                "rules_version": self.rules_version}  # fmt: skip
 
 
 class _Rollback(Exception):
@@ -156,8 +177,9 @@ def _context(conn: Connection, kind: Kind, now: datetime, unit: str | None) -> C
 
 def _stage_table(kind: Kind) -> Table:
     columns = [Column(c, kind.table.c[c].type) for c in kind.written]
+    columns += [Column(name, kind_of) for name, kind_of in kind.stage_columns]
     return Table("import_stage", MetaData(), Column("row_no", Integer), *columns,
-                 prefixes=["TEMPORARY"])  # fmt: skip
+                 Column("touched", Integer), prefixes=["TEMPORARY"])  # fmt: skip
 
 
 def _check(kind: Kind, cells: Cells, known: Known, seen: _Seen, row_no: int) -> Any:
@@ -169,8 +191,7 @@ def _check(kind: Kind, cells: Cells, known: Known, seen: _Seen, row_no: int) -> 
     if first != row_no:
         found.append(Problem(kind.key[-1] if len(kind.key) == 1 else "/".join(kind.key),
                              f"{key} is also on row {first} (a key once per file)"))  # fmt: skip
-    value = kind.unique_value(record)
-    if value is not None:
+    for value in kind.unique_values(record):
         holder = seen.unique.setdefault(value, row_no)
         if holder != row_no:
             found.append(Problem(kind.unique or "", f"{value} is also on row {holder}"))
@@ -203,7 +224,7 @@ def _stage(
     database: Database, conn: Connection, stage: Table, rows: Iterator[tuple[Any, ...]],
     report: ImportReport, progress: Progress | None, total: int | None,
 ) -> None:  # fmt: skip
-    columns = [c.name for c in stage.columns]
+    columns = [c.name for c in stage.columns if c.name != "touched"]
     reported = -1
     while batch := list(islice(rows, _BATCH)):
         database.bulk_insert(conn, stage, batch, columns)
@@ -227,6 +248,13 @@ def _drop_conflicts(conn: Connection, kind: Kind, stage: Table, report: ImportRe
     conn.execute(stage.delete().where(stage.c.row_no.in_(bad)))
 
 
+def _touch(conn: Connection, kind: Kind, stage: Table) -> None:
+    rows = list(kind.touched(conn, stage))
+    for start in range(0, len(rows), 5_000):
+        chosen = rows[start : start + 5_000]
+        conn.execute(stage.update().where(stage.c.row_no.in_(chosen)).values(touched=1))
+
+
 def _pending(kind: Kind, stage: Table) -> Any:
     """Stage rows that are new or differ from the table's row of the same key."""
     table = kind.table
@@ -238,7 +266,7 @@ def _differs(kind: Kind, stage: Table) -> list[Any]:
     """Per compared column: the stage row would change the table's (an empty cell of a
     :attr:`Kind.kept` column changes nothing)."""
     table = kind.table
-    found = []
+    found: list[Any] = [stage.c.touched.is_not(None)]
     for column in kind.compared:
         differs = table.c[column].is_distinct_from(stage.c[column])
         found.append(and_(stage.c[column].is_not(None), differs) if column in kind.kept
@@ -268,9 +296,17 @@ def _write(conn: Connection, kind: Kind, stage: Table, context: Context, postgre
     conn.execute(changes.insert().from_select(
         ["entity", "key"], select(literal(kind.entity), key_text).where(pending).order_by(*keys)
     ))  # fmt: skip
+    more = ([r for (r,) in conn.execute(select(stage.c.row_no).where(pending))]
+            if kind.writes_more else [])  # fmt: skip
     stamp = dict(kind.stamp(context))
     extra = {**kind.on_insert(context), **stamp}
-    values: list[Any] = [stage.c[c] for c in kind.written]
+    defaults = kind.insert_defaults
+    values: list[Any] = [
+        func.coalesce(stage.c[c], literal(defaults[c], type_=table.c[c].type)).label(c)
+        if c in defaults
+        else stage.c[c]
+        for c in kind.written
+    ]
     values += [literal(v, type_=table.c[k].type).label(k) for k, v in extra.items()]
     insert = (pg_insert if postgres else sqlite_insert)(table)
     statement = insert.from_select(
@@ -283,47 +319,66 @@ def _write(conn: Connection, kind: Kind, stage: Table, context: Context, postgre
         },
     )
     conn.execute(statement)
+    if more:
+        kind.after_write(conn, stage, more)
 
 
 def import_table(
-    database: Database, kind: Kind, sheet: Sheet, *, now: datetime, dry_run: bool = False,
-    skip_bad_rows: bool = False, unit: str | None = None, progress: Progress | None = None,
+    database: Database, kind: Kind, sheet: Sheet, *, actor: Actor, now: datetime,
+    dry_run: bool = False, skip_bad_rows: bool = False, unit: str | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:  # fmt: skip
-    """Import ``sheet`` as rows of ``kind`` (see the module's docstring).
+    """Import ``sheet`` as rows of ``kind`` for ``actor`` (see the module's docstring).
 
     Raises:
+        RequestRefusedError: 403 forbidden, ``actor`` may not import.
         FormatError: the header does not fit ``kind``, or ``unit`` is not the club's.
     """
+    require(actor, Action.IMPORT)
     report = ImportReport(kind.name, sheet.name, sheet.encoding, header=list(sheet.header))
     try:
         with database.writing() as conn:
-            _run(database, conn, kind, sheet, report, now, dry_run, skip_bad_rows, unit, progress)
+            _run(database, conn, kind, sheet, report, _Call(actor, now, dry_run, skip_bad_rows,
+                                                            unit, progress))  # fmt: skip
     except _Rollback:
         report.written = False
     return report
 
 
+@dataclass(frozen=True)
+class _Call:
+    """Who imports, when, and how."""
+
+    actor: Actor
+    now: datetime
+    dry_run: bool
+    skip_bad_rows: bool
+    unit: str | None
+    progress: Progress | None
+
+
 def _run(
     database: Database, conn: Connection, kind: Kind, sheet: Sheet, report: ImportReport,
-    now: datetime, dry_run: bool, skip_bad_rows: bool, unit: str | None,
-    progress: Progress | None,
+    call: _Call,
 ) -> None:  # fmt: skip
-    context = _context(conn, kind, now, unit)
+    now = call.now
+    context = _context(conn, kind, now, call.unit)
     header = read_header(kind, sheet.header, context)
     report.warnings.extend(header.warnings)
     stage = _stage_table(kind)
     stage.create(conn)
     clock = _Phases(report)
     rows = _read_rows(sheet, kind, header, context, report)
-    _stage(database, conn, stage, rows, report, progress, sheet.total)
+    _stage(database, conn, stage, rows, report, call.progress, sheet.total)
     _drop_conflicts(conn, kind, stage, report)
     clock.lap("read")
     report.errors.sort(key=lambda e: e.row)
-    if report.errors and not skip_bad_rows:
+    if report.errors and not call.skip_bad_rows:
         raise _Rollback
+    _touch(conn, kind, stage)
     _count(conn, kind, stage, report)
     clock.lap("compare")
-    if dry_run:
+    if call.dry_run:
         raise _Rollback
     if report.new or report.changed:
         _write(conn, kind, stage, context, database.is_postgres)
@@ -333,6 +388,8 @@ def _run(
             clock.lap("publish")
     stage.drop(conn)
     report.written = True
+    record_audit(conn, call.actor, now, entity=kind.entity, key=f"import:{report.source}",
+                 action="import", before=None, after=report.counts())  # fmt: skip
 
 
 class _Phases:

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from club_server.admin.access import cli_actor
 from club_server.changes import current_cursor, read_changes
 from club_server.cli import cli
 from club_server.db import Database
@@ -43,7 +44,7 @@ def _cursor(db: Database) -> int:
 
 
 def _import(db: Database, kind: str, data: bytes, **options: Any) -> Any:
-    return import_file(db, kind, data, now=NOW, **options)
+    return import_file(db, kind, data, actor=cli_actor(), now=NOW, **options)
 
 
 def test_windows_1256_csv_with_persian_text(demo: Database) -> None:
@@ -89,10 +90,12 @@ def test_xlsx_made_with_openpyxl(demo: Database) -> None:
     sheet = book.active
     assert sheet is not None
     sheet.append(["offer_id", "title", "unit_price_rial", "percent", "category", "target_tier",
-                  "starts_at", "ends_at", "title_fa", "message_fa"])  # fmt: skip
+                  "starts_at", "ends_at", "title_fa", "message_fa", "sku"])  # fmt: skip
     sheet.append(["GOLD-DAIRY", "Gold dairy", None, 12.5, "dairy", "gold",
                   datetime(2026, 12, 1), "1405/09/30", "لبنیات طلایی", "۱۲٫۵٪ تخفیف"])  # fmt: skip
-    sheet.append(["X-1", "Fixed", 90000, None, None, None, "۱۴۰۵-۰۹-۱۰", None, None, None])
+    # a unit price names its product (clubcore.records)
+    sheet.append(["X-1", "Fixed", 90000, None, None, None, "۱۴۰۵-۰۹-۱۰", None, None, None,
+                  "P000001"])  # fmt: skip
     buffer = io.BytesIO()
     book.save(buffer)
     report = _import(demo, "offers", buffer.getvalue())
@@ -252,5 +255,7 @@ def test_every_kind_has_a_documented_format_and_a_sample() -> None:
 def test_samples_import_in_order_on_the_demo_store(demo: Database) -> None:
     samples = Path(__file__).parents[2] / "docs" / "samples"
     for kind in ("products", "member-prices", "category-discounts", "offers", "members"):
-        report = import_file(demo, kind, samples / f"{kind}.csv", now=datetime.now(UTC))
+        report = import_file(
+            demo, kind, samples / f"{kind}.csv", actor=cli_actor(), now=datetime.now(UTC)
+        )
         assert report.errors == [] and report.written, (kind, report.error_lines())

@@ -194,7 +194,7 @@ def test_offer_rules() -> None:
     backwards = OfferRecord("O1", "x", percent_bp=500, starts_at=start, ends_at=earlier)
     assert _columns(backwards) == ["ends_at"]
     assert _columns(OfferRecord("O1", "x")) == ["unit_price"]
-    assert _columns(OfferRecord("O1", "x", unit_price=1, stacks=True)) == ["stacks"]
+    assert _columns(OfferRecord("O1", "x", unit_price=1, stacks=True)) == ["stacks", "sku"]
     two = OfferRecord("O1", "x", percent_bp=1, target_tier="iron", target_segment="s", sku="P9")
     assert _columns(two) == ["sku", "target_tier", "target_tier"]
 
