@@ -10,7 +10,18 @@ written.
 
 from __future__ import annotations
 
-from terminal.cli import app, cards, data, doctor, lifecycle, reports, sales, staff, sync
+from terminal.cli import (
+    app,
+    cards,
+    data,
+    doctor,
+    lifecycle,
+    reports,
+    sales,
+    shifts,
+    staff,
+    sync,
+)
 from terminal.cli.base import cli
 
 __all__ = [
@@ -23,6 +34,7 @@ __all__ = [
     "main",
     "reports",
     "sales",
+    "shifts",
     "staff",
     "sync",
 ]
