@@ -16,6 +16,8 @@ from terminal.bootstrap import Terminal
 from terminal.checkout import Checkout
 from terminal.cli.base import PIN_ENV, cli, emit_json, handle_errors, opened, parse_item
 from terminal.receipt import receipt_text
+from terminal.receipts.printer import PrinterError
+from terminal.receipts.service import print_receipt
 from terminal.refunds import refund_sale, void_sale
 
 __all__ = ["refund", "sale", "void"]
@@ -75,6 +77,12 @@ def _print_sale(terminal: Terminal, sale: Sale, as_json: bool) -> None:
     metavar="AMOUNT",
     help="Split tender: this much by card (with --card-ref), the rest in cash.",
 )
+@click.option(
+    "--print",
+    "to_printer",
+    is_flag=True,
+    help="Print the receipt on the lane's printer (a printer fault does not undo the sale).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the sale as JSON.")
 @click.pass_context
 @handle_errors
@@ -85,6 +93,7 @@ def sale(
     phone: str | None,
     items: tuple[str, ...],
     redeem: int,
+    to_printer: bool,
     as_json: bool,
     **tender: Any,
 ) -> None:
@@ -106,7 +115,14 @@ def sale(
         if redeem:
             checkout.redeem(redeem)
         payments = _payments(checkout.priced.total, **tender)
-        _print_sale(terminal, checkout.complete(payments=payments), as_json)
+        done = checkout.complete(payments=payments)
+        _print_sale(terminal, done, as_json)
+        if to_printer:
+            try:
+                print_receipt(terminal, done)
+            except PrinterError as exc:
+                click.echo(f"warning: {exc.message}; the sale is recorded", err=True)
+                click.echo(f"hint: club-terminal receipt {done.sale_id} --print", err=True)
 
 
 def _payments(
