@@ -13,6 +13,7 @@ from __future__ import annotations
 from terminal.cli import (
     app,
     cards,
+    closing,
     data,
     doctor,
     lifecycle,
@@ -29,6 +30,7 @@ __all__ = [
     "app",
     "cards",
     "cli",
+    "closing",
     "data",
     "doctor",
     "lifecycle",
