@@ -3,7 +3,7 @@
 A :class:`Receipt` holds finished text in *logical* order (the order it is
 read in); drawing it (:mod:`terminal.receipts.image`) shapes and reorders
 Persian. Amounts are whole display units (toman): a receipt never shows a
-fraction of a toman, rounding half up, as :func:`display_amount` says.
+fraction of a toman (:func:`clubcore.money.to_display_units`).
 Dates are local; Jalali in Persian.
 """
 
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from clubcore.errors import UnknownMemberError
-from clubcore.money import Currency
+from clubcore.money import Currency, to_display_units
 from clubcore.sale import Sale, SaleLine
 from clubcore.tiers import tier_progress
 from offline_store import members, pricing_data
@@ -116,18 +116,11 @@ def _ltr(text: str) -> str:
     return f"{text}\u200e"
 
 
-def display_amount(amount: int, currency: Currency) -> int:
-    """``amount`` minor units in whole display units, half up (away from zero for negatives)."""
-    unit = currency.whole_unit
-    whole = (abs(amount) + unit // 2) // unit
-    return -whole if amount < 0 else whole
-
-
 def build_receipt(sale: Sale, context: ReceiptContext, lang: Lang) -> Receipt:
     """The receipt of ``sale`` in ``lang``."""
 
     def money(amount: int) -> str:
-        return lang.num(display_amount(amount, context.currency))
+        return lang.num(to_display_units(amount, context.currency))
 
     unit = lang.unit(context.currency)
     local = sale.created_at.astimezone(context.timezone)

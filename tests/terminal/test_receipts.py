@@ -7,12 +7,12 @@ import pytest
 from PIL import Image, ImageChops
 
 from clubcore.errors import ConfigError
+from clubcore.money import to_display_units
 from clubcore.sale import Sale
 from clubcore.tender import Payment, Tender, cash_payment
 from offline_store import sales
 from terminal.bootstrap import Terminal
 from terminal.demo_data import DEMO_CASHIER, DEMO_CASHIER_PIN
-from terminal.receipts.content import display_amount
 from terminal.receipts.image import PAPER_DOTS, _Canvas, render_image
 from terminal.receipts.printer import PrinterError, parse_printer_path
 from terminal.receipts.service import print_receipt, receipt_for, receipt_image
@@ -63,7 +63,7 @@ def test_a_member_receipt_says_what_the_issue_asks(terminal: Terminal) -> None:
 
 def test_amounts_are_whole_toman_rounded_half_up(terminal: Terminal) -> None:
     toman = terminal.currency
-    assert [display_amount(a, toman) for a in (822_796, 822_794, -822_796, 5)] == [
+    assert [to_display_units(a, toman) for a in (822_796, 822_794, -822_796, 5)] == [
         82_280, 82_279, -82_280, 1,
     ]  # fmt: skip
 
