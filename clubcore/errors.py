@@ -15,7 +15,8 @@ catch one tree::
     │   │   ├── QuantityError         zero, negative or absurd quantity
     │   │   ├── MemberOnlyItemError   member-only item for a non-member
     │   │   ├── RedemptionError       over the balance, the cap or the policy
-    │   │   └── SaleStateError        wrong state (empty basket, already refunded)
+    │   │   ├── SaleStateError        wrong state (empty basket, already refunded)
+    │   │   └── TenderError           payments that do not cover the total, bad change
     │   ├── AuthorizationError        a wrong or missing manager PIN
     │   ├── CardRejectedError         a card read but refused; ``reason`` says why
     │   ├── RequestRefusedError       the club server refused a request; ``code``, ``status``
@@ -64,6 +65,7 @@ __all__ = [
     "StoreConfigError",
     "StoreError",
     "SyncError",
+    "TenderError",
     "TerminalRevokedError",
     "UnknownMemberError",
     "UnknownProductError",
@@ -134,6 +136,10 @@ class RedemptionError(CheckoutError):
 
 class SaleStateError(CheckoutError):
     """The action does not fit the sale's state (empty basket, already voided)."""
+
+
+class TenderError(CheckoutError):
+    """Payments that do not add up to the total, too little cash, a bad card reference."""
 
 
 class AuthorizationError(UserFacingError):

@@ -9,13 +9,25 @@ basket's total is exactly the sum of its lines.
 
 Display: the Iranian rial has no minor unit in practice and prices are often
 shown in toman (10 rial); :class:`Currency` carries the display divisor.
+People are shown whole display units: :func:`to_display_units` rounds half
+up (away from zero for negatives) to a whole toman, on screens, receipts and
+the manager's figures; stored amounts are never rounded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BP_ONE", "CURRENCIES", "Currency", "apply_percent", "format_amount", "percent_of"]
+__all__ = [
+    "BP_ONE",
+    "CURRENCIES",
+    "Currency",
+    "apply_percent",
+    "format_amount",
+    "percent_of",
+    "round_for_display",
+    "to_display_units",
+]
 
 #: 100 % in basis points
 BP_ONE = 10_000
@@ -92,3 +104,22 @@ def format_amount(amount: int, currency: Currency) -> str:
         text = f"{text}.{kept}"
     suffix = f" {currency.display_symbol}" if currency.display_symbol else ""
     return f"{sign}{text}{suffix}"
+
+
+def to_display_units(amount: int, currency: Currency) -> int:
+    """``amount`` minor units as a whole number of display units, half up (away from zero).
+
+    Toman: 822,796 rial -> 82,280 toman; -822,796 -> -82,280.
+    """
+    unit = currency.whole_unit
+    whole = (abs(amount) + unit // 2) // unit
+    return -whole if amount < 0 else whole
+
+
+def round_for_display(amount: int, currency: Currency) -> int:
+    """``amount`` rounded to a whole display unit, still in minor units (for
+    :func:`format_amount`): a currency without minor digits (rial shown in toman)
+    shows no fraction of a toman; one with cents keeps its cents."""
+    if currency.minor_digits:
+        return amount
+    return to_display_units(amount, currency) * currency.whole_unit

@@ -22,10 +22,12 @@ from typing import Any
 from clubcore.money import percent_of
 from clubcore.points import PointsPolicy, points_earned
 from clubcore.pricing import MAX_QUANTITY, PricedBasket, PricedLine, PriceSource
+from clubcore.tender import Payment, Tender, check_payments
 
 __all__ = [
     "LINE_FIELDS",
     "SALE_FIELDS",
+    "Payment",
     "Sale",
     "SaleKind",
     "SaleLine",
@@ -42,11 +44,6 @@ class SaleKind(enum.StrEnum):
     SALE = "sale"
     VOID = "void"
     REFUND = "refund"
-
-
-class Tender(enum.StrEnum):
-    CASH = "cash"
-    CARD = "card"
 
 
 def new_sale_id() -> str:
@@ -104,6 +101,14 @@ class Sale:
     before the vocabulary was fixed still load; ``None`` for non-members).
     ``currency`` is the ISO code amounts are counted in (``IRR`` for a club
     whose ``currency`` setting is ``IRT``: rial shown in toman).
+
+    Added later, all optional (a record without them is as valid as before):
+    ``cashier_id``, the staff number of the cashier signed in when it was
+    recorded; ``sale_no``, its number on this lane for its business day
+    (1, 2, 3, ... over sales, voids and refunds; on screen and on the
+    receipt); ``payments``, how it was paid (:mod:`clubcore.tender`; empty for
+    records made before payments were kept, and for voids and refunds).
+    ``staff_id`` is who authorised a void or refund (a manager).
     """
 
     sale_id: str
@@ -130,6 +135,9 @@ class Sale:
     ref_sale_id: str | None = None
     staff_id: str | None = None
     reason: str | None = None
+    cashier_id: str | None = None
+    sale_no: int | None = None
+    payments: tuple[Payment, ...] = ()
 
     @classmethod
     def from_basket(
@@ -156,9 +164,11 @@ class Sale:
         )
 
 
-#: field names, in order; ``SALE_FIELDS`` leaves out ``lines``
+#: field names, in order; ``SALE_FIELDS`` leaves out ``lines`` and ``payments``
 LINE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(SaleLine))
-SALE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Sale) if f.name != "lines")
+SALE_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(Sale) if f.name not in ("lines", "payments")
+)
 
 
 # -- consistency checks: the invariants the lane's own records always hold ------------------
@@ -185,7 +195,10 @@ def check_arithmetic(sale: Sale) -> list[str]:
     - a sale: no ``ref_sale_id``; points redeemed, points discount and points
       earned not negative, none of them without a member; a points discount
       if and only if points are redeemed, and at most the subtotal;
-    - a void or refund: a ``ref_sale_id``; points and ``total`` not positive.
+    - a void or refund: a ``ref_sale_id``; points and ``total`` not positive;
+    - payments, when a sale has them, as :func:`clubcore.tender.check_payments`
+      says, and its ``tender`` is theirs (``split`` for several); a ``sale_no``
+      is at least 1.
 
     The club's points rules are checked by :func:`check_points`, and a return
     against the sale it reverses by :func:`check_return`.
@@ -204,6 +217,23 @@ def check_arithmetic(sale: Sale) -> list[str]:
             source = "subtotal - points_discount" if name == "total" else "the sum of the lines"
             problems.append(f"{name} {getattr(sale, name)} is not {source} ({expected})")
     problems += _points_problems(sale) if is_sale else _return_problems(sale)
+    problems += _payment_problems(sale)
+    return problems
+
+
+def _payment_problems(sale: Sale) -> list[str]:
+    problems: list[str] = []
+    if sale.sale_no is not None and sale.sale_no < 1:
+        problems.append(f"sale number {sale.sale_no} is not positive")
+    if not sale.payments:
+        return problems
+    if sale.kind is not SaleKind.SALE:
+        return [*problems, f"a {sale.kind} records no payments"]
+    problems += check_payments(sale.total, sale.payments)
+    kinds = {p.tender for p in sale.payments}
+    expected = Tender.SPLIT if len(sale.payments) > 1 else next(iter(kinds))
+    if sale.tender is not expected:
+        problems.append(f"tender {sale.tender} is not that of the payments ({expected})")
     return problems
 
 

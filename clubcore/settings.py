@@ -22,7 +22,7 @@ club              ``rules_version``, ``currency``, ``timezone``,         the clu
 provisioning      ``terminal_id``, ``store_id``, ``sync.server_url``,    ``club-terminal
                   ``sync.ca_bundle``, ``sync.provisioned_at``            provision``
 lane              ``readers``, ``ui.language``, ``pins.min_length``,     ``terminal.toml``
-                  ``kiosk.fullscreen``, ``kiosk.size``                   (``config apply``)
+                  ``kiosk.fullscreen``, ``kiosk.size``, ``printer.*``    (``config apply``)
 ================  =====================================================  =====================
 
 The club's keys come only from the club: ``terminal.toml`` refuses them
@@ -61,6 +61,7 @@ __all__ = [
     "CLUB_KEYS",
     "CURRENCY",
     "DEFAULT_CURRENCY",
+    "DRAWER",
     "FULLSCREEN",
     "INCIDENT_FLAGS",
     "KIOSK_SIZE",
@@ -69,10 +70,12 @@ __all__ = [
     "LANGUAGE",
     "MAX_AGE_HOURS",
     "ORIGINALITY_KEYS",
+    "PAPER_MM",
     "PHONE_SALT",
     "PIN_MIN_LENGTH",
     "POINTS_PER_MEMBER_DAY",
     "POINTS_PER_SALE",
+    "PRINTER",
     "PROVISIONED_AT",
     "PROVISIONED_READERS",
     "READERS",
@@ -263,6 +266,17 @@ LANGUAGE = SettingSpec("ui.language", _LANE, "en", _choice("en", "fa"), "the app
 PIN_MIN_LENGTH = SettingSpec("pins.min_length", _LANE, 4, whole_number(4, 12), "fewest PIN digits")
 FULLSCREEN = SettingSpec("kiosk.fullscreen", _LANE, False, _yes_no, "yes: the app fills the screen")
 KIOSK_SIZE = SettingSpec("kiosk.size", _LANE, (1280, 800), _size, "the window size, WxH")
+PRINTER = SettingSpec(
+    "printer.path", _LANE, None, _optional,
+    "the receipt printer: net:HOST[:PORT], usb:VID:PID, serial:DEV[:BAUD] or file:PATH",
+)  # fmt: skip
+PAPER_MM = SettingSpec(
+    "printer.paper_mm", _LANE, 80, lambda t: int(_choice("58", "80")(t.strip())),
+    "the receipt paper's width in mm (58 or 80)",
+)  # fmt: skip
+DRAWER = SettingSpec(
+    "printer.drawer", _LANE, True, _yes_no, "yes: a cash sale kicks the drawer open"
+)
 
 #: every setting, by key (``points.*`` are :data:`clubcore.points.POLICY_SETTINGS`)
 SPECS: dict[str, SettingSpec[object]] = {
@@ -272,6 +286,7 @@ SPECS: dict[str, SettingSpec[object]] = {
         REDEEM_UID_ONLY, ORIGINALITY_KEYS, REQUIRE_ORIGINALITY, POINTS_PER_SALE,
         POINTS_PER_MEMBER_DAY, INCIDENT_FLAGS, TERMINAL_ID, STORE_ID, SERVER_URL, CA_BUNDLE,
         PROVISIONED_AT, READERS, LANGUAGE, PIN_MIN_LENGTH, FULLSCREEN, KIOSK_SIZE,
+        PRINTER, PAPER_MM, DRAWER,
     )
 }  # fmt: skip
 #: the keys only the club sets (``points.*`` included)
@@ -428,3 +443,15 @@ class Settings:
     @property
     def kiosk_size(self) -> tuple[int, int]:
         return self.get(KIOSK_SIZE)
+
+    @property
+    def printer(self) -> str | None:
+        return self.get(PRINTER)
+
+    @property
+    def paper_mm(self) -> int:
+        return self.get(PAPER_MM)
+
+    @property
+    def drawer(self) -> bool:
+        return self.get(DRAWER)

@@ -68,17 +68,20 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 from clubcore.errors import FormatError
-from clubcore.sale import Sale, SaleKind, SaleLine, Tender
+from clubcore.sale import Sale, SaleKind, SaleLine
+from clubcore.tender import MAX_REFERENCE, Payment, Tender
 from clubcore.wire_rows import ENTITY_SHAPES, row_type
 
 __all__ = [
     "AMOUNT_LIMIT",
+    "LATER_SALE_FIELDS",
     "MAX_CHANGES",
     "MAX_COLUMNS",
     "MAX_DEVICE_KEY",
     "MAX_DEVICE_KEYS",
     "MAX_DEVICE_TEXT",
     "MAX_LINES",
+    "MAX_PAYMENTS",
     "MAX_POSITION",
     "MAX_SALES",
     "MAX_TEXT",
@@ -107,6 +110,7 @@ __all__ = [
     "Text",
     "WireDailyReport",
     "WireLine",
+    "WirePayment",
     "WireSale",
     "canonical_sale",
     "clean_text",
@@ -436,8 +440,32 @@ class WireLine(BaseModel):
     stacked_offer_id: OptionalText = None
 
 
+#: the most payments one sale may carry
+MAX_PAYMENTS = 16
+#: fields added to a sale after protocol v1 was released, all optional: left out of the
+#: wire form and of the canonical body when absent, so a sale recorded before them
+#: hashes as it always did (``canonical_sale``)
+LATER_SALE_FIELDS = ("cashier_id", "sale_no", "payments")
+
+
+class WirePayment(BaseModel):
+    """One payment of a sale (:class:`clubcore.tender.Payment`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tender: Literal[Tender.CASH, Tender.CARD]
+    amount: Amount
+    tendered: Amount | None = None
+    reference: (
+        Annotated[StrictStr, Field(min_length=1, max_length=MAX_REFERENCE), _NO_NUL, _CLEAN] | None
+    ) = None
+
+
 class WireSale(BaseModel):
-    """A sale, void or refund on the wire (``clubcore.sale.Sale``); ``sale_id`` is its key."""
+    """A sale, void or refund on the wire (``clubcore.sale.Sale``); ``sale_id`` is its key.
+
+    ``cashier_id``, ``sale_no`` and ``payments`` came later (:data:`LATER_SALE_FIELDS`):
+    optional, and absent rather than null when a sale has none.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     v: Literal[1]
@@ -465,6 +493,9 @@ class WireSale(BaseModel):
     ref_sale_id: OptionalText = None
     staff_id: OptionalText = None
     reason: OptionalText = None
+    cashier_id: OptionalText = None
+    sale_no: Annotated[StrictInt, Field(ge=1, le=MAX_POSITION)] | None = None
+    payments: Annotated[list[WirePayment], Field(max_length=MAX_PAYMENTS)] | None = None
 
     @model_validator(mode="after")
     def _points_need_a_member(self) -> WireSale:
@@ -476,11 +507,23 @@ class WireSale(BaseModel):
         """The domain record."""
         data = {name: getattr(self, name) for name in _SALE_NAMES}
         lines = tuple(SaleLine(*(getattr(x, n) for n in _LINE_NAMES)) for x in self.lines)
-        return Sale(**data, lines=lines)
+        payments = tuple(
+            Payment(Tender(p.tender), p.amount, p.tendered, p.reference)
+            for p in self.payments or ()
+        )
+        return Sale(**data, lines=lines, payments=payments)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON form, without the later fields a sale does not have."""
+        data = self.model_dump(mode="json")
+        for name in LATER_SALE_FIELDS:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 _LINE_NAMES = tuple(WireLine.model_fields)
-_SALE_NAMES = tuple(n for n in WireSale.model_fields if n not in ("v", "lines"))
+_SALE_NAMES = tuple(n for n in WireSale.model_fields if n not in ("v", "lines", "payments"))
 
 
 def sale_to_wire(sale: Sale) -> dict[str, Any]:
@@ -489,8 +532,14 @@ def sale_to_wire(sale: Sale) -> dict[str, Any]:
         WireLine.model_construct(**{n: getattr(x, n) for n in _LINE_NAMES}) for x in sale.lines
     ]
     data = {name: getattr(sale, name) for name in _SALE_NAMES}
-    wire = WireSale.model_construct(v=WIRE_VERSION, lines=lines, **data)
-    return wire.model_dump(mode="json")
+    payments = [
+        WirePayment.model_construct(
+            tender=p.tender, amount=p.amount, tendered=p.tendered, reference=p.reference
+        )
+        for p in sale.payments
+    ]
+    wire = WireSale.model_construct(v=WIRE_VERSION, lines=lines, payments=payments or None, **data)
+    return wire.body()
 
 
 def sale_from_wire(data: Mapping[str, Any] | Any) -> Sale:
@@ -516,9 +565,7 @@ def parse_wire_sale(data: Any) -> WireSale:
 
 def canonical_sale(wire: WireSale) -> str:
     """The canonical body of a sale: sorted keys, no spaces, UTF-8 text (hashed by the server)."""
-    return json.dumps(
-        wire.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    return json.dumps(wire.body(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class _PushedSale:

@@ -306,12 +306,73 @@ UPDATE outbox SET sent_at = refused_at, held = substr(last_error, 7), refused_at
 WHERE refused_at IS NOT NULL AND last_error LIKE 'held: %';
 """
 
+_V6 = """
+-- staff may be cashiers (a table rebuild to change the role CHECK); PIN lockouts move to
+-- pin_lockouts, one row per scope (terminal.pins)
+CREATE TABLE staff_v6 (
+    staff_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('cashier', 'manager', 'technician')),
+    pin_hash TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO staff_v6 (staff_id, name, role, pin_hash)
+SELECT staff_id, name, role, pin_hash FROM staff;
+DROP TABLE staff;
+ALTER TABLE staff_v6 RENAME TO staff;
+CREATE TABLE pin_lockouts (
+    scope TEXT PRIMARY KEY,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT,
+    lockouts INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- who rang the sale up, and its number on this lane for its business day
+ALTER TABLE sales ADD COLUMN cashier_id TEXT;
+ALTER TABLE sales ADD COLUMN sale_no INTEGER;
+CREATE UNIQUE INDEX sales_day_no ON sales (business_date, sale_no) WHERE sale_no IS NOT NULL;
+CREATE INDEX sales_cashier ON sales (cashier_id, business_date);
+
+-- how each sale was paid, in the order taken (clubcore.tender)
+CREATE TABLE sale_payments (
+    sale_id TEXT NOT NULL REFERENCES sales (sale_id),
+    seq INTEGER NOT NULL,
+    tender TEXT NOT NULL CHECK (tender IN ('cash', 'card')),
+    amount INTEGER NOT NULL,
+    tendered INTEGER,
+    reference TEXT,
+    PRIMARY KEY (sale_id, seq)
+) WITHOUT ROWID;
+
+-- a cashier's shift on this lane: opened at sign-in, closed at sign-out; at most one open
+CREATE TABLE shifts (
+    shift_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    staff_id TEXT NOT NULL REFERENCES staff (staff_id),
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    opening_float INTEGER NOT NULL DEFAULT 0 CHECK (opening_float >= 0)
+);
+CREATE UNIQUE INDEX shifts_one_open ON shifts (ended_at IS NULL) WHERE ended_at IS NULL;
+
+-- closing the day: the cash counted against what the records expect (terminal.closing)
+CREATE TABLE day_closings (
+    closing_id TEXT PRIMARY KEY,
+    business_date TEXT NOT NULL,
+    closed_at TEXT NOT NULL,
+    staff_id TEXT,
+    expected_cash INTEGER NOT NULL,
+    counted_cash INTEGER NOT NULL,
+    report TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX day_closings_date ON day_closings (business_date);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _script(_V1)),
     Migration(2, "ledger change_seq, refused outbox entries", _script(_V2)),
     Migration(3, "offer translations", _script(_V3)),
     Migration(4, "refused ledger entries", _script(_V4)),
     Migration(5, "held sales", _script(_V5)),
+    Migration(6, "cashiers, shifts, sale numbers, payments, day closings", _script(_V6)),
 )
 
 

@@ -17,10 +17,18 @@ import sqlite_utils
 
 from clubcore.errors import UnknownSaleError
 from clubcore.points import LedgerKind
-from clubcore.sale import LINE_FIELDS, SALE_FIELDS, Sale, SaleKind, SaleLine, Tender
+from clubcore.sale import LINE_FIELDS, SALE_FIELDS, Payment, Sale, SaleKind, SaleLine, Tender
 from clubcore.wire import sale_to_wire
 
-__all__ = ["DaySale", "get_sale", "record_sale", "refunded_quantities", "sales_of_day"]
+__all__ = [
+    "DaySale",
+    "get_sale",
+    "last_sale",
+    "next_sale_no",
+    "record_sale",
+    "refunded_quantities",
+    "sales_of_day",
+]
 
 _SALE_COLUMNS = SALE_FIELDS
 _LINE_COLUMNS = LINE_FIELDS
@@ -57,6 +65,14 @@ def record_sale(db: sqlite_utils.Database, sale: Sale) -> None:
             f"INSERT INTO sale_lines (sale_id, {', '.join(_LINE_COLUMNS)}) "
             f"VALUES ({', '.join('?' * (len(_LINE_COLUMNS) + 1))})",
             [(sale.sale_id, *line.values()) for line in sale.lines],
+        )
+        db.conn.executemany(
+            "INSERT INTO sale_payments (sale_id, seq, tender, amount, tendered, reference) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (sale.sale_id, seq, str(p.tender), p.amount, p.tendered, p.reference)
+                for seq, p in enumerate(sale.payments, 1)
+            ],
         )
         if sale.member_no is not None:
             entries = [
@@ -99,11 +115,39 @@ def get_sale(db: sqlite_utils.Database, sale_id: str) -> Sale:
             [sale_id],
         )
     )
+    payments = tuple(
+        Payment(Tender(tender), amount, tendered, reference)
+        for tender, amount, tendered, reference in db.execute(
+            "SELECT tender, amount, tendered, reference FROM sale_payments "
+            "WHERE sale_id = ? ORDER BY seq",
+            [sale_id],
+        )
+    )
+    data["payments"] = payments
     data["kind"] = SaleKind(data["kind"])
     data["tender"] = Tender(data["tender"])
     data["created_at"] = datetime.fromisoformat(data["created_at"])
     data["business_date"] = date.fromisoformat(data["business_date"])
     return Sale(lines=lines, **data)
+
+
+def next_sale_no(db: sqlite_utils.Database, business_date: date) -> int:
+    """The number the next record of ``business_date`` gets on this lane (1 for the first).
+
+    Sales, voids and refunds share one sequence per business day; call it in
+    the thread that records the sale (one thread owns the database), and a
+    unique index refuses a number given twice.
+    """
+    row = db.execute(
+        "SELECT MAX(sale_no) FROM sales WHERE business_date = ?", [business_date.isoformat()]
+    ).fetchone()
+    return int(row[0] or 0) + 1
+
+
+def last_sale(db: sqlite_utils.Database) -> Sale | None:
+    """The most recently recorded sale, void or refund of this lane, or None."""
+    row = db.execute("SELECT sale_id FROM sales ORDER BY created_at DESC LIMIT 1").fetchone()
+    return None if row is None else get_sale(db, str(row[0]))
 
 
 def refunded_quantities(db: sqlite_utils.Database, sale_id: str) -> dict[int, int]:
@@ -126,17 +170,28 @@ class DaySale:
     total: int
     member_no: str | None
     returned: bool  # a void or refund refers to it
+    sale_no: int | None = None
+    cashier_id: str | None = None
 
 
 def sales_of_day(db: sqlite_utils.Database, day: date, limit: int = 40) -> list[DaySale]:
     """The day's records (sales, voids, refunds), newest first."""
     rows = db.execute(
         "SELECT s.sale_id, s.kind, s.created_at, s.total, s.member_no, "
-        "EXISTS (SELECT 1 FROM sales r WHERE r.ref_sale_id = s.sale_id) "
-        "FROM sales s WHERE s.business_date = ? ORDER BY s.created_at DESC LIMIT ?",
+        "EXISTS (SELECT 1 FROM sales r WHERE r.ref_sale_id = s.sale_id), s.sale_no, "
+        "s.cashier_id FROM sales s WHERE s.business_date = ? ORDER BY s.created_at DESC LIMIT ?",
         [day.isoformat(), limit],
     ).fetchall()
     return [
-        DaySale(str(sid), str(kind), datetime.fromisoformat(created), int(total), member, bool(r))
-        for sid, kind, created, total, member, r in rows
+        DaySale(
+            str(sid),
+            str(kind),
+            datetime.fromisoformat(created),
+            int(total),
+            member,
+            bool(r),
+            number,
+            cashier,
+        )
+        for sid, kind, created, total, member, r, number, cashier in rows
     ]

@@ -13,19 +13,22 @@ say "done" only after :meth:`Checkout.complete` returns.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from clubcore.errors import RedemptionError, SaleStateError, UnknownMemberError
+from clubcore.errors import RedemptionError, SaleStateError, TenderError, UnknownMemberError
 from clubcore.identity import IdMethod
 from clubcore.pricing import BasketItem, PricedBasket, ProductPricing, price_basket
-from clubcore.sale import Sale, Tender, new_sale_id
+from clubcore.sale import Sale, new_sale_id
+from clubcore.tender import Payment, Tender, cash_payment, check_payments, tender_of
 from offline_store import members, pricing_data, sales
 from offline_store.cards import StoreCardDirectory
 from offline_store.members import Member
 from terminal import verifier
 from terminal.readers.base import CardRead
+from terminal.shifts import current_shift
 from terminal.verifier import Identification
 
 if TYPE_CHECKING:
@@ -216,24 +219,46 @@ class Checkout:
 
     # -- ending --------------------------------------------------------------
 
-    def complete(self, tender: Tender | str = Tender.CASH) -> Sale:
+    def complete(
+        self, tender: Tender | str = Tender.CASH, payments: Sequence[Payment] | None = None
+    ) -> Sale:
         """Record the sale durably and start a new, empty basket.
+
+        Arguments:
+            tender: without ``payments``: the whole total paid this way (cash:
+                exact money; card: no reference).
+            payments: how the total is paid (:mod:`clubcore.tender`): they
+                must add up to the total as priced now.
+
+        The sale records the cashier signed in (:mod:`terminal.shifts`; none
+        when nobody is) and gets the lane's next number for its business day.
 
         Raises:
             SaleStateError: the basket is empty.
+            TenderError: the payments do not cover the total, or are malformed.
             ValueError: an unknown tender.
         """
         if not self.state.quantities:
             raise SaleStateError("the basket is empty")
-        tender = Tender(tender)
         created = self.terminal.clock()
         # priced again at the very time the sale records (offers may have started or ended
         # meanwhile): the club re-prices it at ``created_at`` and must find the same
         self.priced = self._price(self.state, created)
+        total = self.priced.total
+        if payments is None:
+            one = Tender(tender)
+            if one is Tender.SPLIT:
+                raise TenderError("a split tender needs its payments")
+            single = cash_payment(total) if one is Tender.CASH else Payment(one, total)
+            payments = (single,) if total else ()
+        problems = check_payments(total, payments)
+        if problems:
+            raise TenderError("; ".join(problems))
         local = created.astimezone(self.terminal.timezone)
+        shift = current_shift(self.db)
         sale = Sale.from_basket(
             self.priced,
-            tender=tender,
+            tender=tender_of(payments) if payments else Tender(tender),
             id_method=self.state.id_method,
             sale_id=new_sale_id(),
             terminal_id=self.terminal.terminal_id,
@@ -242,6 +267,9 @@ class Checkout:
             business_date=local.date(),
             hour=local.hour,
             currency=self.terminal.currency.code,
+            cashier_id=shift.staff_id if shift else None,
+            sale_no=sales.next_sale_no(self.db, local.date()),
+            payments=tuple(payments),
         )
         sales.record_sale(self.db, sale)
         self.void()

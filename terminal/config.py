@@ -23,6 +23,11 @@ the data directory::
     fullscreen = true
     size = "800x480"                    # WxH
 
+    [printer]
+    path = "net:192.168.1.50:9100"      # net:HOST[:PORT], usb:VID:PID, serial:DEV[:BAUD], file:PATH
+    paper_mm = 80                       # 58 | 80
+    drawer = true                       # a cash sale kicks the drawer open
+
 The file sets only what the lane owns (:mod:`clubcore.settings` lists the
 owners). The currency, its display unit and the offline policy are the club's
 (``club-server settings set currency IRT``) and reach the lane in its deltas:
@@ -55,7 +60,17 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from clubcore.errors import ConfigError
-from clubcore.settings import FULLSCREEN, KIOSK_SIZE, LANGUAGE, PIN_MIN_LENGTH, READERS, STORE_ID
+from clubcore.settings import (
+    DRAWER,
+    FULLSCREEN,
+    KIOSK_SIZE,
+    LANGUAGE,
+    PAPER_MM,
+    PIN_MIN_LENGTH,
+    PRINTER,
+    READERS,
+    STORE_ID,
+)
 from offline_store.settings import put_settings, read_settings
 from terminal.readers import DRIVERS
 
@@ -98,6 +113,9 @@ class TerminalConfig:
     pin_min_length: int | None = None
     fullscreen: bool | None = None
     kiosk_size: tuple[int, int] | None = None
+    printer: str | None = None
+    paper_mm: int | None = None
+    drawer: bool | None = None
 
     def settings(self) -> dict[str, str]:
         """The terminal settings this file sets (only those it sets), as stored strings."""
@@ -107,6 +125,9 @@ class TerminalConfig:
             PIN_MIN_LENGTH.key: self.pin_min_length,
             FULLSCREEN.key: None if self.fullscreen is None else _yes_no(self.fullscreen),
             KIOSK_SIZE.key: None if self.kiosk_size is None else "{}x{}".format(*self.kiosk_size),
+            PRINTER.key: self.printer,
+            PAPER_MM.key: self.paper_mm,
+            DRAWER.key: None if self.drawer is None else _yes_no(self.drawer),
         }
         return {key: str(value) for key, value in values.items() if value is not None}
 
@@ -286,6 +307,22 @@ def _boolean(key: str, value: Any, base: Path) -> bool:
     return value
 
 
+def _printer_path(key: str, value: object, base: Path) -> str:
+    from terminal.receipts.printer import parse_printer_path
+
+    if not isinstance(value, str):
+        raise ConfigError(key, f"expected a printer path, got {_type_name(value)} {value!r}")
+    parse_printer_path(value)
+    return value
+
+
+def _paper_mm(key: str, value: object, base: Path) -> int:
+    width = _integer(key, value, 58, 80)
+    if width not in (58, 80):
+        raise ConfigError(key, f"{width} mm paper: receipt printers take 58 or 80 mm")
+    return width
+
+
 #: ``section.key`` -> (dataclass field, validator)
 _SCHEMA: dict[str, tuple[str, _Validator]] = {
     "server.url": ("server_url", _server_url),
@@ -296,6 +333,9 @@ _SCHEMA: dict[str, tuple[str, _Validator]] = {
     "pins.min_length": ("pin_min_length", lambda k, v, b: _integer(k, v, 4, 12)),
     "kiosk.fullscreen": ("fullscreen", _boolean),
     "kiosk.size": ("kiosk_size", _size),
+    "printer.path": ("printer", _printer_path),
+    "printer.paper_mm": ("paper_mm", _paper_mm),
+    "printer.drawer": ("drawer", _boolean),
 }
 #: tables of keys the club owns: refused, with where to set them instead
 _CLUB_SECTIONS = {

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from terminal.bootstrap import Terminal
 
 __all__ = [
+    "DEMO_CASHIER",
+    "DEMO_CASHIER_PIN",
     "DEMO_MANAGER_PIN",
     "DEMO_TECHNICIAN_PIN",
     "SeedSummary",
@@ -61,6 +63,9 @@ __all__ = [
 
 DEMO_MANAGER_PIN = "1234"
 DEMO_TECHNICIAN_PIN = "4321"
+#: the demo cashier's staff number and PIN
+DEMO_CASHIER = "101"
+DEMO_CASHIER_PIN = "2468"
 
 Progress = Callable[[str, int, int], None]
 
@@ -171,6 +176,7 @@ def seed(
         )
         set_pin(db, "manager", "Store manager", "manager", DEMO_MANAGER_PIN)
         set_pin(db, "technician", "Technician", "technician", DEMO_TECHNICIAN_PIN)
+        set_pin(db, DEMO_CASHIER, "Sara Ahmadi", "cashier", DEMO_CASHIER_PIN)
     seconds = (datetime.now() - started).total_seconds()
     return SeedSummary(members, products, prices, len(offers), seconds)
 

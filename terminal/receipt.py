@@ -36,10 +36,13 @@ def receipt_text(sale: Sale, currency: Currency, member_name: str | None = None,
         return format_amount(amount, currency)
 
     title = {"sale": "SALE", "void": "VOID", "refund": "REFUND"}[sale.kind]
+    number = f" no. {sale.sale_no}" if sale.sale_no is not None else ""
     out = [
-        f"{title} {sale.sale_id}",
+        f"{title}{number} {sale.sale_id}",
         f"{sale.created_at:%Y-%m-%d %H:%M} UTC  terminal {sale.terminal_id}  store {sale.store_id}",
     ]
+    if sale.cashier_id:
+        out.append(f"cashier {sale.cashier_id}")
     if sale.ref_sale_id:
         out.append(f"refers to sale {sale.ref_sale_id}")
     if sale.member_no:
@@ -68,6 +71,12 @@ def receipt_text(sale: Sale, currency: Currency, member_name: str | None = None,
     if sale.points_redeemed:
         out.append(f"points redeemed  {sale.points_redeemed} = {money(sale.points_discount)}")
     out.append(f"TOTAL            {money(sale.total)}  ({sale.tender})")
+    for payment in sale.payments:
+        ref = f"  ref {payment.reference}" if payment.reference else ""
+        handed = f"  handed over {money(payment.tendered)}" if payment.tendered else ""
+        out.append(f"  {payment.tender:<14} {money(payment.amount)}{handed}{ref}")
+    if any(p.change for p in sale.payments):
+        out.append(f"CHANGE           {money(sum(p.change for p in sale.payments))}")
     if sale.member_no:
         out.append(f"points earned    {sale.points_earned}")
         if balance is not None:

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from clubcore.errors import QuantityError, SaleStateError
 from clubcore.sale import Sale, SaleKind, SaleLine, new_sale_id, returned_share
+from clubcore.tender import Tender
 from offline_store import sales
 from terminal.pins import authorize
+from terminal.shifts import current_shift
 
 if TYPE_CHECKING:
     from terminal.bootstrap import Terminal
@@ -82,6 +84,7 @@ def refund_sale(
     points_discount = share(original.points_discount)
     created = terminal.clock()
     local = created.astimezone(terminal.timezone)
+    shift = current_shift(db)
     refund = Sale(
         sale_id=new_sale_id(),
         kind=SaleKind.VOID if full else SaleKind.REFUND,
@@ -100,13 +103,15 @@ def refund_sale(
         points_discount=-points_discount,
         total=-(now_back - points_discount),
         points_earned=-share(original.points_earned),
-        tender=original.tender,
+        tender=Tender.CASH if original.tender is Tender.SPLIT else original.tender,
         lines=tuple(lines),
         member_no=original.member_no,
         tier=original.tier,
         id_method=original.id_method,
         staff_id=staff_id,
         reason=reason or None,
+        cashier_id=shift.staff_id if shift else None,
+        sale_no=sales.next_sale_no(db, local.date()),
     )
     sales.record_sale(db, refund)
     return refund

@@ -13,6 +13,7 @@ import clubcore
 import offline_store
 import sync
 import terminal.readers
+import terminal.receipts
 
 LAYERS = {
     # package: modules it must never import (directly or through others)
@@ -38,11 +39,14 @@ LAYERS = {
     "terminal.readers": ["kivy", "requests", "fastapi", "sqlalchemy", "sync", "club_server"],
     "sync": ["kivy", "fastapi", "sqlalchemy", "club_server", "terminal.ui"],
     "club_server": ["kivy", "terminal", "offline_store", "sync", "requests"],
+    # receipts print from the CLI too: no Kivy, no network client, no server
+    "terminal.receipts": ["kivy", "requests", "fastapi", "sqlalchemy", "sync", "club_server"],
 }
 PACKAGES = {
     "clubcore": clubcore,
     "offline_store": offline_store,
     "terminal.readers": terminal.readers,
+    "terminal.receipts": terminal.receipts,
     "sync": sync,
     "club_server": club_server,
 }

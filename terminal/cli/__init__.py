@@ -10,19 +10,35 @@ written.
 
 from __future__ import annotations
 
-from terminal.cli import app, cards, data, doctor, lifecycle, reports, sales, staff, sync
+from terminal.cli import (
+    app,
+    cards,
+    closing,
+    data,
+    doctor,
+    lifecycle,
+    receipts,
+    reports,
+    sales,
+    shifts,
+    staff,
+    sync,
+)
 from terminal.cli.base import cli
 
 __all__ = [
     "app",
     "cards",
     "cli",
+    "closing",
     "data",
     "doctor",
     "lifecycle",
     "main",
+    "receipts",
     "reports",
     "sales",
+    "shifts",
     "staff",
     "sync",
 ]

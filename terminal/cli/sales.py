@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from clubcore.errors import FormatError
 from clubcore.identity import IdMethod
-from clubcore.sale import Sale, Tender
+from clubcore.sale import Sale
+from clubcore.tender import Payment, Tender, cash_payment
 from clubcore.wire import sale_to_wire
 from offline_store import members
 from terminal.bootstrap import Terminal
 from terminal.checkout import Checkout
 from terminal.cli.base import PIN_ENV, cli, emit_json, handle_errors, opened, parse_item
 from terminal.receipt import receipt_text
+from terminal.receipts.printer import PrinterError
+from terminal.receipts.service import print_receipt
 from terminal.refunds import refund_sale, void_sale
 
 __all__ = ["refund", "sale", "void"]
@@ -54,28 +59,50 @@ def _print_sale(terminal: Terminal, sale: Sale, as_json: bool) -> None:
 @click.option("--redeem", type=int, default=0, metavar="POINTS", help="Points to redeem.")
 @click.option(
     "--tender",
-    type=click.Choice([t.value for t in Tender]),
+    type=click.Choice([Tender.CASH.value, Tender.CARD.value]),
     default="cash",
     show_default=True,
-    help="How the customer pays.",
+    help="How the customer pays (all of it, unless --card-amount splits it).",
+)
+@click.option(
+    "--tendered",
+    type=click.IntRange(min=0),
+    metavar="AMOUNT",
+    help="Cash handed over, in minor units (rial); the receipt shows the change.",
+)
+@click.option("--card-ref", metavar="REF", help="The bank terminal's reference number.")
+@click.option(
+    "--card-amount",
+    type=click.IntRange(min=1),
+    metavar="AMOUNT",
+    help="Split tender: this much by card (with --card-ref), the rest in cash.",
+)
+@click.option(
+    "--print",
+    "to_printer",
+    is_flag=True,
+    help="Print the receipt on the lane's printer (a printer fault does not undo the sale).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the sale as JSON.")
 @click.pass_context
 @handle_errors
 def sale(
     ctx: click.Context,
+    /,
     member: str | None,
     phone: str | None,
     items: tuple[str, ...],
     redeem: int,
-    tender: str,
+    to_printer: bool,
     as_json: bool,
+    **tender: Any,
 ) -> None:
     """Ring up and complete a sale; print the receipt.
 
     Without --member or --phone the customer is a non-member and pays list
-    prices. Nothing is recorded unless every item, the member and the
-    redemption are valid.
+    prices. Nothing is recorded unless every item, the member, the
+    redemption and the payment are valid. The sale records the cashier
+    signed in ('shift sign-in') and gets the lane's next number for the day.
     """
     if member and phone:
         raise FormatError("give --member or --phone, not both")
@@ -87,7 +114,39 @@ def sale(
             checkout.add(code, qty)
         if redeem:
             checkout.redeem(redeem)
-        _print_sale(terminal, checkout.complete(tender), as_json)
+        payments = _payments(checkout.priced.total, **tender)
+        done = checkout.complete(payments=payments)
+        _print_sale(terminal, done, as_json)
+        if to_printer:
+            try:
+                print_receipt(terminal, done)
+            except PrinterError as exc:
+                click.echo(f"warning: {exc.message}; the sale is recorded", err=True)
+                click.echo(f"hint: club-terminal receipt {done.sale_id} --print", err=True)
+
+
+def _payments(
+    total: int,
+    tender: str,
+    tendered: int | None,
+    card_ref: str | None,
+    card_amount: int | None,
+) -> list[Payment]:
+    """The payments the options describe, for a sale of ``total``."""
+    payments: list[Payment] = []
+    cash = total
+    if card_amount is not None or tender == Tender.CARD:
+        card = total if card_amount is None else min(card_amount, total)
+        if card:
+            payments.append(Payment(Tender.CARD, card, reference=card_ref))
+        cash = total - card
+    elif card_ref is not None:
+        raise FormatError("--card-ref goes with --tender card or --card-amount")
+    if cash:
+        payments.append(cash_payment(cash, tendered))
+    elif tendered is not None:
+        raise FormatError("--tendered: nothing is left to pay in cash")
+    return payments
 
 
 def _pin(pin: str | None) -> str:

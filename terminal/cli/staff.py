@@ -5,20 +5,20 @@ from __future__ import annotations
 import click
 
 from terminal.cli.base import cli, handle_errors, opened
-from terminal.pins import set_pin
+from terminal.pins import ROLES, set_pin
 
 __all__ = ["pin", "pin_set"]
 
 
 @cli.group()
 def pin() -> None:
-    """Manager and technician PINs (stored as scrypt hashes)."""
+    """Cashier, manager and technician PINs (stored as scrypt hashes)."""
 
 
 @pin.command("set")
 @click.argument("staff_id")
 @click.option("--name", required=True, help="The person's name.")
-@click.option("--role", type=click.Choice(["manager", "technician"]), required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option(
     "--pin", "value", envvar="CLUB_TERMINAL_NEW_PIN", help="The PIN [asked twice if missing]."
 )

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import date
 
 from clubcore.errors import CardRejectedError, ClubError, FormatError, UserFacingError
-from clubcore.money import Currency, format_amount
+from clubcore.money import Currency, format_amount, round_for_display
 from terminal.ui.strings import CATALOG
 
 __all__ = ["ELLIPSIS", "LANGUAGES", "SEP", "Lang", "Measure"]
@@ -76,7 +76,9 @@ class Lang:
         return self.digits(f"{round(ratio * 100)}%")
 
     def money(self, amount: int, currency: Currency) -> str:
-        """An amount in minor units, in the display unit (toman), grouped."""
+        """An amount in minor units, in the display unit (toman), grouped: whole toman,
+        half up (:func:`clubcore.money.round_for_display`)."""
+        amount = round_for_display(amount, currency)
         if not self.rtl:
             return format_amount(amount, currency)
         bare = format_amount(amount, dataclasses.replace(currency, display_symbol=""))
@@ -85,6 +87,7 @@ class Lang:
 
     def amount(self, amount: int, currency: Currency) -> str:
         """An amount in the display unit, grouped, without the unit (for columns)."""
+        amount = round_for_display(amount, currency)
         bare = format_amount(amount, dataclasses.replace(currency, display_symbol=""))
         return self.digits(bare)
 
@@ -192,7 +195,13 @@ class Lang:
         return "\n".join(_visual(line, base) for line in lines)
 
 
+#: letters that join (digits, separators and spaces need no shaping)
+_JOINING = re.compile("[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff\ufb50-\ufdff\ufe70-\ufeff]")
+
+
 def _reshape(text: str) -> str:
+    if not _JOINING.search(text):
+        return text  # Persian digits alone: nothing joins (and reshaping costs ~0.5 ms a call)
     import arabic_reshaper
 
     return str(arabic_reshaper.reshape(text))

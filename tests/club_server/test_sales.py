@@ -414,3 +414,22 @@ def test_velocity_limits_take_the_default_for_a_malformed_setting(demo: Database
     assert limits.max_sales == 7
     assert limits.window == timedelta(minutes=VELOCITY_DEFAULTS["velocity.window_minutes"])
     assert limits.store_hop == timedelta(minutes=VELOCITY_DEFAULTS["velocity.store_hop_minutes"])
+
+
+def test_a_sale_with_its_cashier_number_and_payments_is_stored_and_checked(
+    client: Any, lane: Lane, demo: Database
+) -> None:
+    paid = make_sale(lane, cashier_id="101", sale_no=7, tender="split", payments=[
+        {"tender": "card", "amount": 60_000, "reference": "502938475610"},
+        {"tender": "cash", "amount": 40_000, "tendered": 50_000},
+    ])  # fmt: skip
+    short = make_sale(lane, payments=[{"tender": "cash", "amount": 1, "tendered": 1}])
+    [created, rejected] = push(client, lane, paid, short)
+    assert created["status"] == "created"
+    assert rejected["status"] == "rejected" and "add up to 1" in rejected["error"]
+    with demo.reading() as conn:
+        stored = conn.execute(select(sales.c.payload).where(sales.c.sale_id == paid["sale_id"]))
+        body = json.loads(stored.scalar())
+    assert (body["cashier_id"], body["sale_no"], body["payments"][0]["reference"]) == (
+        "101", 7, "502938475610",
+    )  # fmt: skip

@@ -43,3 +43,16 @@ def test_format_amount_in_toman_and_rial() -> None:
     assert format_amount(1_234_565, CURRENCIES["IRR"]) == "1,234,565 rial"
     assert format_amount(-1_050, CURRENCIES["EUR"]) == "-10.50 €"
     assert format_amount(1_000, CURRENCIES["EUR"]) == "10.00 €"
+
+
+@given(st.integers(-(10**15), 10**15))
+def test_display_units_are_the_nearest_whole_toman_half_up(amount: int) -> None:
+    from clubcore.money import CURRENCIES, round_for_display, to_display_units
+
+    toman = CURRENCIES["IRT"]
+    whole = to_display_units(amount, toman)
+    assert abs(whole * 10 - amount) <= 5
+    if abs(amount) % 10 == 5:
+        assert abs(whole * 10) > abs(amount)  # a half goes away from zero
+    assert round_for_display(amount, toman) == whole * 10
+    assert round_for_display(amount, CURRENCIES["EUR"]) == amount

@@ -216,3 +216,18 @@ def test_a_void_after_a_refund_or_of_a_return_is_refused() -> None:
     ]
     stranger = dataclasses.replace(part, member_no="1002")
     assert "member or currency differs" in check_return(stranger, sale, [])[0]
+
+
+def test_payments_must_cover_the_total_and_match_the_tender() -> None:
+    from clubcore.tender import Payment, cash_payment
+
+    card = Payment(Tender.CARD, 800, reference="77")
+    split = example(tender=Tender.SPLIT, payments=(card, cash_payment(1_000, 2_000)), sale_no=3)
+    assert check_arithmetic(split) == []
+    assert check_arithmetic(example(payments=(cash_payment(1_700),))) == [
+        "the payments add up to 1700, not the total 1800"
+    ]
+    assert check_arithmetic(example(payments=(card, cash_payment(1_000)))) == [
+        "tender cash is not that of the payments (split)"
+    ]
+    assert check_arithmetic(example(sale_no=0)) == ["sale number 0 is not positive"]

@@ -80,7 +80,8 @@ def test_every_key_has_one_owner_and_the_owners_do_not_overlap() -> None:
     assert set(POLICY_SETTINGS) <= s.CLUB_KEYS
     assert {"currency", "offline.redeem_cap_points", "offline.max_age_hours"} <= s.CLUB_KEYS
     assert {"readers", "ui.language", "pins.min_length", "kiosk.fullscreen",
-                           "kiosk.size"} == s.LANE_KEYS  # fmt: skip
+                           "kiosk.size", "printer.path", "printer.paper_mm",
+                           "printer.drawer"} == s.LANE_KEYS  # fmt: skip
     for key, spec in s.SPECS.items():
         assert spec.key == key and spec.doc
 

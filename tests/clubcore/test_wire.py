@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -49,7 +50,7 @@ def test_the_canonical_body_of_a_sale_has_not_changed() -> None:
 
 def test_a_sale_round_trips_and_the_model_has_the_records_fields() -> None:
     assert wire.sale_from_wire(wire.sale_to_wire(SALE)) == SALE
-    assert set(wire.WireSale.model_fields) == {*SALE_FIELDS, "lines", "v"}
+    assert set(wire.WireSale.model_fields) == {*SALE_FIELDS, "lines", "payments", "v"}
     assert set(wire.WireLine.model_fields) == set(LINE_FIELDS)
 
 
@@ -127,3 +128,25 @@ def test_the_error_and_summary() -> None:
 def test_every_public_name_exists() -> None:
     for name in wire.__all__:
         assert hasattr(wire, name), name
+
+
+def test_cashier_number_and_payments_travel_and_are_absent_when_a_sale_has_none() -> None:
+    from clubcore.tender import Payment, cash_payment
+
+    paid = replace(
+        SALE,
+        tender=Tender.SPLIT,
+        cashier_id="c7",
+        sale_no=12,
+        payments=(Payment(Tender.CARD, 200_000, reference="0042"), cash_payment(20_000, 50_000)),
+    )
+    data = wire.sale_to_wire(paid)
+    assert data["payments"][1] == {"tender": "cash", "amount": 20_000, "tendered": 50_000,
+                                   "reference": None}  # fmt: skip
+    assert wire.sale_from_wire(data) == paid
+    assert not {"cashier_id", "sale_no", "payments"} & set(wire.sale_to_wire(SALE))
+    assert canonical_hash(data) != GOLDEN
+    with pytest.raises(FormatError, match="payments"):
+        wire.sale_from_wire({**data, "payments": [{"tender": "split", "amount": 1}]})
+    with pytest.raises(FormatError, match="sale_no"):
+        wire.sale_from_wire({**data, "sale_no": 0})

@@ -151,7 +151,7 @@ def test_a_version_3_lane_database_sets_refused_sales_points_aside(
         )
     old.close()
     db = open_db(tmp_path / "lane.db", migrate=False)
-    assert migrations.migrate(db)[0] == 4
+    assert migrations.migrate(db) == [4, 5, 6]
     states = dict(db.execute("SELECT sale_id, state FROM points_ledger").fetchall())
     assert states == {"S1": "refused", "S2": "pending"}
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

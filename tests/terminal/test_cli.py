@@ -238,3 +238,28 @@ def test_status_counts_refused_and_held_sales_apart(tmp_path: Path) -> None:
     assert (info["outbox_pending"], info["outbox_refused"], info["outbox_held"]) == (1, 1, 1)
     text = run(data_dir, "status").stdout
     assert "outbox_held" in text and "outbox_refused" in text
+
+
+def test_a_shift_at_the_command_line_with_change_and_a_split(seeded: Path) -> None:
+    from terminal.demo_data import DEMO_CASHIER, DEMO_CASHIER_PIN
+
+    signed = run(seeded, "shift", "sign-in", DEMO_CASHIER, "--pin", DEMO_CASHIER_PIN,
+                 "--float", "1000000")  # fmt: skip
+    assert signed.exit_code == 0 and "Sara Ahmadi (101, cashier)" in signed.stdout
+    assert json.loads(run(seeded, "shift", "show", "--json").stdout)["staff_id"] == DEMO_CASHIER
+    cash = run(seeded, "sale", "--item", "P000001", "--tendered", "10000000", "--json")
+    assert cash.exit_code == 0, cash.stderr
+    first = json.loads(cash.stdout)["sale"]
+    assert first["cashier_id"] == "101" and first["payments"][0]["tendered"] == 10_000_000
+    text = run(seeded, "sale", "--item", "P000001", "--tendered", "10000000").stdout
+    assert f"SALE no. {first['sale_no'] + 1} " in text and "CHANGE" in text
+    split = run(seeded, "sale", "--item", "P000001:3", "--card-amount", "100000",
+                "--card-ref", "502938475610", "--json")  # fmt: skip
+    sale = json.loads(split.stdout)["sale"]
+    assert sale["tender"] == "split" and sale["sale_no"] == first["sale_no"] + 2
+    assert sale["payments"][0] == {"tender": "card", "amount": 100_000, "tendered": None,
+                                   "reference": "502938475610"}  # fmt: skip
+    short = run(seeded, "sale", "--item", "P000001", "--tendered", "1")
+    assert short.exit_code == 1 and "at least the amount" in short.stderr
+    assert run(seeded, "shift", "sign-out").exit_code == 0
+    assert "nobody is signed in" in run(seeded, "shift", "show").stdout

@@ -36,6 +36,11 @@ min_length = 6
 [kiosk]
 fullscreen = true
 size = "800x480"
+
+[printer]
+path = "net:192.168.1.50:9100"
+paper_mm = 58
+drawer = true
 """
 
 EXPECTED_SETTINGS = {
@@ -44,6 +49,9 @@ EXPECTED_SETTINGS = {
     "pins.min_length": "6",
     "kiosk.fullscreen": "yes",
     "kiosk.size": "800x480",
+    "printer.path": "net:192.168.1.50:9100",
+    "printer.paper_mm": "58",
+    "printer.drawer": "yes",
 }
 
 
@@ -95,6 +103,8 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("kiosk.fullscreen", "yes", "true or false"),
     ("kiosk.fullscreen", 1, "true or false"),
     ("kiosk.size", "800*480", "size"),
+    ("printer.path", "lp0", "printer path"),
+    ("printer.paper_mm", 70, "58 or 80"),
     ("kiosk.size", "80x48", "size"),
     ("kiosk.size", "100000x480", "size"),
     ("kiosk.size", [800, 480], "size"),
@@ -295,6 +305,8 @@ def test_applied_settings_reach_pins_and_the_app_window(
 def test_terminal_toml_sets_only_lane_keys() -> None:
     config = parse_config(
         {"readers": ["sim"], "ui": {"language": "fa"}, "pins": {"min_length": 6},
-         "kiosk": {"fullscreen": True, "size": "800x480"}}
+         "kiosk": {"fullscreen": True, "size": "800x480"},
+         "printer": {"path": "net:10.0.0.9", "paper_mm": 58, "drawer": False}}
     )  # fmt: skip
     assert set(config.settings()) == LANE_KEYS
+    assert config.settings()["printer.drawer"] == "no"

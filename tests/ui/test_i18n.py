@@ -40,6 +40,10 @@ def test_persian_numbers_money_and_dates() -> None:
     assert fa.percent(0.456) == "۴۶٪"
     assert fa.date(date(2024, 3, 20)) == "۱۴۰۳/۰۱/۰۱"
     assert Lang("en").money(1_234_560, CURRENCIES["IRT"]) == "123,456 toman"
+    # never a fraction of a toman on screen: half up, away from zero
+    assert Lang("en").money(-822_796, CURRENCIES["IRT"]) == "-82,280 toman"
+    assert fa.money(3_450_794, CURRENCIES["IRT"]) == "۳۴۵٬۰۷۹ تومان"
+    assert Lang("en").money(1_234, CURRENCIES["EUR"]) == "12.34 €"  # cents stay
 
 
 def test_persian_is_shaped_and_reordered() -> None:
