@@ -214,7 +214,15 @@ def members(draw: st.DrawFn, tiers: list[str]) -> dict[str, Any]:
 def load_lane(terminal: Terminal, rows: dict[str, list[dict[str, Any]]]) -> None:
     db = terminal.db
     with db.atomic():
-        for table in ("sale_lines", "points_ledger", "outbox", "sales", "members", *RULE_TABLES):
+        for table in (
+            "sale_lines",
+            "sale_payments",
+            "points_ledger",
+            "outbox",
+            "sales",
+            "members",
+            *RULE_TABLES,
+        ):
             db.execute(f"DELETE FROM {table}")
         for name, items in rows.items():
             columns = ENTITY_SHAPES[name].columns

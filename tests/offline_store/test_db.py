@@ -198,7 +198,7 @@ def test_a_version_4_lane_database_turns_sales_it_took_as_refused_into_held(
         )
     old.close()
     db = open_db(tmp_path / "lane.db", migrate=False)
-    assert migrations.migrate(db) == [5]
+    assert migrations.migrate(db) == [5, 6]
     states = dict(db.execute("SELECT sale_id, state FROM points_ledger").fetchall())
     assert states == {"S1": "held", "S2": "refused", "S3": "pending"}
     rows = {
