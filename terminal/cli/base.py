@@ -13,14 +13,29 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from clubcore.errors import ClubError, ConfigError, FormatError, UserFacingError
+from clubcore.logs import FORMATS, LEVELS, configure_logging
 from terminal.bootstrap import DATA_DIR_ENV, Terminal, bootstrap, default_data_dir
 
-__all__ = ["PIN_ENV", "cli", "emit_json", "handle_errors", "opened", "parse_item"]
+__all__ = [
+    "LOG_FILE_ENV",
+    "LOG_FORMAT_ENV",
+    "LOG_LEVEL_ENV",
+    "PIN_ENV",
+    "cli",
+    "emit_json",
+    "handle_errors",
+    "opened",
+    "parse_item",
+    "setup_logging",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 PIN_ENV = "CLUB_TERMINAL_PIN"
+LOG_LEVEL_ENV = "CLUB_TERMINAL_LOG_LEVEL"
+LOG_FORMAT_ENV = "CLUB_TERMINAL_LOG_FORMAT"
+LOG_FILE_ENV = "CLUB_TERMINAL_LOG_FILE"
 
 
 def parse_item(text: str) -> tuple[str, int]:
@@ -89,9 +104,49 @@ def emit_json(data: Any) -> None:
     envvar=DATA_DIR_ENV,
     help=f"Where the terminal keeps its data [env {DATA_DIR_ENV}; default: per-user data dir].",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default="WARNING",
+    show_default=True,
+    envvar=LOG_LEVEL_ENV,
+    help=f"The least severe log lines written [env {LOG_LEVEL_ENV}; the units set INFO].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="plain",
+    show_default=True,
+    envvar=LOG_FORMAT_ENV,
+    help=f"Human lines or one JSON object a line [env {LOG_FORMAT_ENV}].",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=LOG_FILE_ENV,
+    help=f"Also log to this file [env {LOG_FILE_ENV}; the kiosk's units: "
+    "/var/log/club-terminal/*.log].",
+)
 @click.version_option(package_name="club-terminal")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None) -> None:
+def cli(
+    ctx: click.Context,
+    data_dir: Path | None,
+    log_level: str,
+    log_format: str,
+    log_file: Path | None,
+) -> None:
     """Club Terminal: member pricing, points and sales at the lane."""
     ctx.ensure_object(dict)
     ctx.obj["data_dir"] = data_dir or default_data_dir()
+    setup_logging(log_level, log_format, log_file)
+
+
+def setup_logging(level: str, fmt: str, file: Path | None) -> None:
+    """Configure logging (:mod:`clubcore.logs`); a log file that cannot be written is
+    a warning, never a reason not to sell: the lines still go to stderr."""
+    try:
+        configure_logging(level, fmt, file)
+    except ConfigError as exc:
+        click.echo(f"warning: {exc.message}; logging to stderr only", err=True)
+        configure_logging(level, fmt, None)
