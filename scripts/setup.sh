@@ -22,6 +22,7 @@ APT_PACKAGES=(
 DEV_PACKAGES=(
   shellcheck                                 # the deploy scripts' lint, run by the tests
   libfaketime faketime                       # a moved clock: the doctor's clock-skew test, the suite 400 days ahead
+  nginx                                      # the loopback test of several server processes behind nginx
 )
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }

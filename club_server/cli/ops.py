@@ -58,7 +58,9 @@ DEFAULTS = ServerLimits()
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Server processes sharing the port (each builds the app from the environment).",
+    envvar="CLUB_SERVER_WORKERS",
+    help="Server processes sharing the port (each builds the app from the environment) "
+    "[env CLUB_SERVER_WORKERS].",
 )
 @click.option(
     "--log-level",

@@ -242,14 +242,20 @@ def test_logrotate_config() -> None:
 
 def test_nginx_site() -> None:
     text = (DEPLOY / "server/nginx-club-server.conf").read_text()
-    assert "proxy_pass http://127.0.0.1:8600;" in text
-    assert "client_max_body_size 8m;" in text
+    proxy = (DEPLOY / "server/club-server-proxy.conf").read_text()
+    assert "server 127.0.0.1:8600" in text and "server 127.0.0.1:8601" in text
+    assert "include /etc/nginx/snippets/club-server-proxy.conf;" in text
+    assert "proxy_pass http://club_servers;" in proxy
+    assert "client_max_body_size 8m;" in proxy
+    assert "X-Request-ID $request_id" in proxy
+    assert "location = /metrics { return 403; }" in proxy
     assert (
         "listen 443 ssl" in text and "ssl_certificate " in text and "ssl_certificate_key " in text
     )
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
-    assert "X-Forwarded-Proto" in text
+    assert "X-Forwarded-Proto" in proxy
     assert text.count("{") == text.count("}")
+    assert proxy.count("{") == proxy.count("}")
 
 
 def test_server_env_example_has_no_secrets() -> None:
