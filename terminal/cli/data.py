@@ -93,7 +93,14 @@ def demo(ctx: click.Context, fresh: bool, console: bool, size: str, language: st
 
     check_display()
     width_height = _size(size)
-    from terminal.demo_session import demo_session
+    try:
+        from terminal.demo_session import demo_session
+    except ImportError as exc:  # a kiosk's install: no server stack
+        raise ConfigError(
+            "demo",
+            f"the demo runs a club server inside, and {exc.name} is not installed",
+            hint="pip install 'club-terminal[server]' (scripts/setup.sh installs everything)",
+        ) from None
     from terminal.ui.launch import run_app
     from terminal.ui.options import AppOptions
 
