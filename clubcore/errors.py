@@ -34,7 +34,9 @@ catch one tree::
     │                                 input, wire payload, --item argument)
     └── StoreError                    the local database failed
         ├── StoreConfigError          the file is not in WAL/FULL mode
-        └── MigrationError            a schema migration failed or is unknown
+        ├── MigrationError            a schema migration failed or is unknown
+        ├── StoreFullError            the disk is full: nothing was written (also UserFacingError)
+        └── StoreReadOnlyError        the data cannot be written (also UserFacingError)
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ __all__ = [
     "ServerUnreachableError",
     "StoreConfigError",
     "StoreError",
+    "StoreFullError",
+    "StoreReadOnlyError",
     "SyncError",
     "TerminalRevokedError",
     "UnknownMemberError",
@@ -225,3 +229,16 @@ class StoreConfigError(StoreError):
 
 class MigrationError(StoreError):
     """A schema migration failed, or the file is newer than this program."""
+
+
+class StoreFullError(StoreError, UserFacingError):
+    """The disk holding the terminal's data is full; the transaction was rolled back whole.
+
+    Also a :class:`UserFacingError`: its message and ``hint`` are written for the
+    person at the terminal.
+    """
+
+
+class StoreReadOnlyError(StoreError, UserFacingError):
+    """The terminal's data directory or database file cannot be written (permissions, a
+    read-only mount); nothing was written."""

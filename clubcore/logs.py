@@ -137,14 +137,19 @@ class JsonFormatter(logging.Formatter):
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is when a line is logged (not when configured)."""
+    """Writes to the process's real standard error (file descriptor 2, the journal).
+
+    Never to a replaced ``sys.stderr``: Kivy may redirect that into its logger
+    (a loop), and a test runner's capture stream may be closed by the time a
+    line is logged.
+    """
 
     def __init__(self) -> None:
-        super().__init__(sys.stderr)
+        super().__init__(sys.__stderr__ or sys.stderr)
 
     @property
     def stream(self) -> Any:
-        return sys.stderr
+        return sys.__stderr__ or sys.stderr
 
     @stream.setter
     def stream(self, value: Any) -> None:

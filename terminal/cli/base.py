@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,17 +13,31 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from clubcore.errors import ClubError, ConfigError, FormatError, UserFacingError
+from clubcore.errors import (
+    ClubError,
+    ConfigError,
+    FormatError,
+    ServerUnreachableError,
+    StoreError,
+    TerminalRevokedError,
+    UserFacingError,
+)
 from clubcore.logs import FORMATS, LEVELS, configure_logging
+from offline_store.db import DB_FILENAME, store_error
 from terminal.bootstrap import DATA_DIR_ENV, Terminal, bootstrap, default_data_dir
 
 __all__ = [
+    "EXIT_DATA",
+    "EXIT_REFUSED",
+    "EXIT_REVOKED",
+    "EXIT_UNREACHABLE",
     "LOG_FILE_ENV",
     "LOG_FORMAT_ENV",
     "LOG_LEVEL_ENV",
     "PIN_ENV",
     "cli",
     "emit_json",
+    "exit_status",
     "handle_errors",
     "opened",
     "parse_item",
@@ -55,22 +70,60 @@ def parse_item(text: str) -> tuple[str, int]:
         raise FormatError(f"--item {text!r}: quantity {qty_text!r} is not a whole number") from None
 
 
+#: exit statuses scripts and systemd can tell apart (README, "Exit statuses"); the last three
+#: are sysexits.h's, so they do not collide with a command's own (``read``: 3 refused, 4 no card)
+EXIT_REFUSED = 1  # bad input, or refused (a wrong PIN, an unknown SKU, a used code)
+EXIT_DATA = 74  # EX_IOERR: the local data: a full disk, a read-only directory, a damaged file
+EXIT_UNREACHABLE = 75  # EX_TEMPFAIL: the club server did not answer: try again later
+EXIT_REVOKED = 77  # EX_NOPERM: this terminal was revoked: re-provision (no restart helps)
+
+
+def exit_status(exc: BaseException) -> int:
+    """The exit status for an error (:data:`EXIT_REFUSED` unless a more telling one fits)."""
+    if isinstance(exc, TerminalRevokedError):
+        return EXIT_REVOKED
+    if isinstance(exc, ServerUnreachableError):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, StoreError | sqlite3.Error):
+        return EXIT_DATA
+    return EXIT_REFUSED
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn our errors into one clear line on stderr and exit status 1."""
+    """Turn our errors into one clear line on stderr (and a hint) and an exit status that
+    says what kind of problem it was (:func:`exit_status`).
+
+    A SQLite error that reached here unmapped is mapped by its result code
+    (:func:`offline_store.db.store_error`): never a traceback for a full disk.
+    """
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except UserFacingError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
+        except sqlite3.Error as exc:
+            _report(store_error(exc, _db_path()))
+            sys.exit(EXIT_DATA)
         except ClubError as exc:
-            click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+            _report(exc)
+            sys.exit(exit_status(exc))
 
     return wrapper
+
+
+def _report(exc: ClubError) -> None:
+    if isinstance(exc, UserFacingError):
+        click.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+    else:
+        click.echo(f"error: {exc}", err=True)
+
+
+def _db_path() -> Path | None:
+    ctx = click.get_current_context(silent=True)
+    data_dir = ctx.find_root().obj.get("data_dir") if ctx and ctx.find_root().obj else None
+    return Path(data_dir) / DB_FILENAME if data_dir else None
 
 
 @contextmanager

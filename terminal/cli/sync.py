@@ -15,7 +15,7 @@ from types import FrameType
 
 import click
 
-from clubcore.errors import SyncError
+from clubcore.errors import TerminalRevokedError
 from offline_store.db import DB_FILENAME
 from sync.http import RetryPolicy, SyncClient
 from sync.provision import open_client, provision
@@ -181,7 +181,12 @@ def _run_workers(ctx: click.Context, as_json: bool) -> None:
         worker.stop()
         signal.signal(signal.SIGTERM, previous)
     if worker.board.status.revoked:
-        raise SyncError("this terminal was revoked on the club server")
+        raise TerminalRevokedError(
+            "this terminal was revoked on the club server",
+            code="terminal-revoked",
+            status=403,
+            hint="provision it again with a new code (club-server terminal add)",
+        )
 
 
 @cli.command("sync")

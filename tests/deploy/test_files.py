@@ -337,3 +337,14 @@ def test_backup_script_retention_with_a_stand_in_pg_dump(tmp_path: Path) -> None
     assert len(dumps) == 1 and dumps[0] != old.name and dumps[0].endswith(".dump"), dumps
     assert "postgresql://club@/club" in (bindir / "args").read_text()  # driver suffix stripped
     assert oct(backups.stat().st_mode & 0o777) == "0o700"
+
+
+def test_the_sync_unit_stops_restarting_a_revoked_terminal() -> None:
+    from terminal.cli.base import EXIT_REVOKED
+
+    text = (DEPLOY / "systemd/club-terminal-sync.service").read_text()
+    assert f"RestartPreventExitStatus={EXIT_REVOKED}" in text
+    for unit, log in (("club-terminal", "app.log"), ("club-terminal-sync", "sync.log")):
+        body = (DEPLOY / f"systemd/{unit}.service").read_text()
+        assert f"Environment=CLUB_TERMINAL_LOG_FILE=/var/log/club-terminal/{log}" in body
+        assert "Environment=CLUB_TERMINAL_LOG_LEVEL=INFO" in body
