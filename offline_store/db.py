@@ -13,6 +13,7 @@ which commits on success and rolls back on any exception, nesting as savepoints.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -27,6 +28,7 @@ __all__ = [
     "Checkpointer",
     "check_durability",
     "integrity_problems",
+    "not_writable",
     "open_db",
     "store_error",
 ]
@@ -36,7 +38,7 @@ DB_FILENAME = "terminal.db"
 _BUSY_TIMEOUT_MS = 5_000
 _SYNCHRONOUS_FULL = 2
 #: primary result codes (the low byte of an extended code)
-_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 8, 10, 13
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 8, 10, 13, 14
 #: less free space than this after an I/O error: the disk is full
 _NEARLY_FULL = 1 << 20
 
@@ -57,13 +59,27 @@ def store_error(exc: sqlite3.Error, path: str | Path | None = None) -> StoreErro
             hint="free some space (old logs, files in /tmp), then try again; "
             "'df -h' shows what is full",
         )
-    if code == _SQLITE_READONLY:
+    why = not_writable(where) if where and code in (_SQLITE_READONLY, _SQLITE_CANTOPEN) else None
+    if code == _SQLITE_READONLY or why:
         return StoreReadOnlyError(
-            f"the terminal's data{_at(where)} cannot be written: nothing was saved",
+            f"the terminal's data{_at(where)} cannot be written"
+            f"{f' ({why})' if why else ''}: nothing was saved",
             hint="the data directory must be writable by this user and not mounted "
             "read-only ('ls -ld' and 'findmnt' on it)",
         )
     return StoreError(f"the terminal database failed: {exc}")
+
+
+def not_writable(directory: Path) -> str | None:
+    """Why ``directory`` cannot be written (a read-only mount, permissions), or None."""
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return "a read-only file system"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "no write permission for this user"
+    return None
 
 
 def _at(where: Path | None) -> str:

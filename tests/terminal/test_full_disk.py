@@ -117,3 +117,39 @@ def test_record_sale_maps_a_full_disk_and_rolls_back(small_disk: Path) -> None:
         assert count(terminal.data_dir, "sales") == sales + 1
     finally:
         terminal.close()
+
+
+@pytest.fixture
+def read_only_view(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(a writable data directory, the same directory through a read-only bind mount)."""
+    source, view = tmp_path / "lane", tmp_path / "ro"
+    source.mkdir()
+    view.mkdir()
+    done = subprocess.run(["mount", "--bind", str(source), str(view)], check=False)
+    if done.returncode:
+        pytest.skip("cannot bind-mount")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], check=True)
+        yield source, view
+    finally:
+        subprocess.run(["umount", "-l", str(view)], check=False)
+
+
+def test_a_read_only_data_directory_is_named_as_such(read_only_view: tuple[Path, Path]) -> None:
+    source, view = read_only_view
+    seeded = club_terminal(source, "demo-data", "--members", "50", "--products", "30")
+    assert seeded.returncode == 0, seeded.stderr
+    sales = count(source, "sales")
+
+    doctor = club_terminal(view, "doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["database"]["status"] == "fail"
+    assert "not writable (a read-only file system)" in checks["database"]["detail"]
+    assert "damaged" not in checks["database"]["detail"]
+
+    sale = club_terminal(view, "sale", "--item", "P000001")
+    assert sale.returncode == EXIT_DATA, sale.stderr
+    assert sale.stderr.startswith("error: "), sale.stderr
+    assert "cannot be written (a read-only file system)" in sale.stderr
+    assert "hint: " in sale.stderr and "Traceback" not in sale.stderr
+    assert count(source, "sales") == sales
