@@ -102,16 +102,27 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except sqlite3.Error as exc:
-            _report(store_error(exc, _db_path()))
-            sys.exit(EXIT_DATA)
+            error: ClubError = store_error(exc, _db_path())
         except ClubError as exc:
-            _report(exc)
-            sys.exit(exit_status(exc))
+            error = exc
+        status = exit_status(error)
+        _report(error, status, as_json=bool(kwargs.get("as_json")))
+        sys.exit(status)
 
     return wrapper
 
 
-def _report(exc: ClubError) -> None:
+_KINDS = {EXIT_DATA: "data", EXIT_UNREACHABLE: "unreachable", EXIT_REVOKED: "revoked"}
+
+
+def _report(exc: ClubError, status: int, *, as_json: bool) -> None:
+    """The error line (and hint) on stderr; with ``--json`` also an object on stdout:
+    ``{"error": refused|data|unreachable|revoked, "type", "message", "hint", "exit_status"}``."""
+    if as_json:
+        message = exc.message if isinstance(exc, UserFacingError) else str(exc)
+        hint = exc.hint if isinstance(exc, UserFacingError) else None
+        emit_json({"error": _KINDS.get(status, "refused"), "type": type(exc).__name__,
+                   "message": message, "hint": hint, "exit_status": status})  # fmt: skip
     if isinstance(exc, UserFacingError):
         click.echo(f"error: {exc.message}", err=True)
         if exc.hint:

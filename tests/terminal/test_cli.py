@@ -231,3 +231,14 @@ def test_status_counts_refused_sales_apart(tmp_path: Path) -> None:
     db.close()
     info = json.loads(run(data_dir, "status", "--json").stdout)
     assert (info["outbox_pending"], info["outbox_refused"]) == (1, 1)
+
+
+def test_errors_are_json_too_with_json(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    assert run(data_dir, "demo-data", "--members", "20", "--products", "20").exit_code == 0
+    result = run(data_dir, "sale", "--item", "NO-SUCH-SKU", "--json")
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)
+    assert error["error"] == "refused" and error["type"] == "UnknownProductError"
+    assert error["exit_status"] == 1 and "NO-SUCH-SKU" in error["message"]
+    assert result.stderr.startswith("error: ")
