@@ -17,6 +17,7 @@ catch one tree::
     │   │   ├── RedemptionError       over the balance, the cap or the policy
     │   │   └── SaleStateError        wrong state (empty basket, already refunded)
     │   ├── AuthorizationError        a wrong or missing manager PIN
+    │   ├── AlreadyRunningError       another app or sync process has this data directory
     │   ├── CardRejectedError         a card read but refused; ``reason`` says why
     │   ├── RequestRefusedError       the club server refused a request; ``code``, ``status``
     │   │   └── RateLimitedError          too many requests (429); ``retry_after`` seconds
@@ -42,6 +43,7 @@ catch one tree::
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyRunningError",
     "AuthorizationError",
     "CardIOError",
     "CardRejectedError",
@@ -142,6 +144,10 @@ class SaleStateError(CheckoutError):
 
 class AuthorizationError(UserFacingError):
     """A manager PIN is wrong or missing."""
+
+
+class AlreadyRunningError(UserFacingError):
+    """Another process of the same role (the app, the sync daemon) has the data directory."""
 
 
 class CardRejectedError(UserFacingError):

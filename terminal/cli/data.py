@@ -16,6 +16,7 @@ from sync.status import SyncStatus
 from terminal import demo_cards, demo_data
 from terminal.bootstrap import Terminal, bootstrap
 from terminal.cli.base import cli, handle_errors, opened
+from terminal.instance_lock import exclusive
 from terminal.receipt import receipt_text, report_text
 
 __all__ = ["demo", "demo_data_command"]
@@ -104,7 +105,10 @@ def demo(ctx: click.Context, fresh: bool, console: bool, size: str, language: st
     from terminal.ui.launch import run_app
     from terminal.ui.options import AppOptions
 
-    with demo_session(data_dir, lambda text: click.echo(text, err=True), fresh=fresh) as session:
+    with (
+        exclusive(data_dir, "app"),
+        demo_session(data_dir, lambda text: click.echo(text, err=True), fresh=fresh) as session,
+    ):
 
         def sync_status() -> SyncStatus:
             return session.board.status

@@ -23,6 +23,7 @@ from sync.push import outbox_counts
 from sync.status import SyncStatus
 from sync.worker import SyncWorker, sync_once
 from terminal.cli.base import cli, emit_json, handle_errors, opened
+from terminal.instance_lock import exclusive
 
 __all__ = ["provision_command", "sync_command"]
 
@@ -198,9 +199,11 @@ def sync_command(ctx: click.Context, once: bool, as_json: bool) -> None:
     """Push this lane's sales to the club server and pull its changes.
 
     Without --once, runs the outbox relay and the delta puller until Ctrl-C
-    or SIGTERM, printing each change of status.
+    or SIGTERM, printing each change of status; one such process per data
+    directory (a second is refused, naming the first).
     """
     if once:
         _round(ctx, as_json)
     else:
-        _run_workers(ctx, as_json)
+        with exclusive(ctx.obj["data_dir"], "sync"):
+            _run_workers(ctx, as_json)
