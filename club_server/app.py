@@ -20,7 +20,8 @@ state                          across processes
 rate-limit buckets             per process, on purpose: a bucket is a guard
                                against a runaway caller, not a quota; with N
                                processes an address may get up to N times the
-                               rate (``serve --workers`` divides the rates by N)
+                               rate (``serve --workers`` divides the sustained
+                               rates by N; each keeps the whole burst)
 enrollment lockouts            rows in the database: shared
 parsed rule sets               cached by the digest of their stored body, which
                                never changes once written: any process that

@@ -8,7 +8,6 @@ import shutil
 import tempfile
 from dataclasses import asdict, replace
 from datetime import date, datetime
-from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -201,15 +200,15 @@ def serve(
 
 
 def per_worker(limits: ServerLimits, workers: int) -> ServerLimits:
-    """``limits`` split between ``workers`` processes (each keeps its own buckets)."""
+    """``limits`` for one of ``workers`` processes, each with its own buckets: the sustained
+    rates are split between them; each keeps the whole burst (the kernel does not spread
+    one caller's connections evenly, so a split burst would refuse a burst the operator
+    allowed: 200 lanes enrolling at once from one address, for one)."""
     return replace(
         limits,
         address_rate=limits.address_rate / workers,
-        address_burst=max(1, ceil(limits.address_burst / workers)),
         terminal_rate=limits.terminal_rate / workers,
-        terminal_burst=max(1, ceil(limits.terminal_burst / workers)),
         enroll_rate=limits.enroll_rate / workers,
-        enroll_burst=max(1, ceil(limits.enroll_burst / workers)),
     )
 
 

@@ -119,7 +119,7 @@ def test_limits_from_env() -> None:
 def test_workers_split_the_rates() -> None:
     split = per_worker(ServerLimits(address_rate=100, address_burst=7), 4)
     assert split.address_rate == 25
-    assert split.address_burst == 2
+    assert split.address_burst == 7  # the kernel does not spread a burst evenly
     assert split.enroll_failures == ServerLimits().enroll_failures  # a database count: shared
 
 
