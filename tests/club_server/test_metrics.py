@@ -135,3 +135,18 @@ def test_the_factory_builds_an_app_from_the_environment(
             assert client.get("/v1/ready").json() == {"status": "ready"}
     finally:
         app.state.database.dispose()
+
+
+def test_postgres_keys_default_to_a_directory_of_their_own() -> None:
+    from sqlalchemy import create_engine as engine_for
+
+    from club_server.keys import default_keys_dir
+
+    def keys_for(url: str) -> Path:
+        return default_keys_dir(Database(engine_for(url), url))
+
+    one = keys_for("postgresql+psycopg://clubserver@db1.example:5433/club")
+    other = keys_for("postgresql+psycopg://clubserver@db1.example:5433/club_test")
+    assert one != other and one.parent == other.parent
+    assert one.name == "db1.example-5433-club"
+    assert keys_for("sqlite:////srv/club/club.db") == Path("/srv/club/keys")
