@@ -150,3 +150,13 @@ def test_postgres_keys_default_to_a_directory_of_their_own() -> None:
     assert one != other and one.parent == other.parent
     assert one.name == "db1.example-5433-club"
     assert keys_for("sqlite:////srv/club/club.db") == Path("/srv/club/keys")
+
+
+def test_terminal_list_counts_pushed_sales(client: TestClient, lane: Lane, demo: Database) -> None:
+    from club_server.terminals import list_terminals
+
+    push(client, lane, make_sale(lane), make_sale(lane))
+    with demo.reading() as conn:
+        rows = {row["terminal_id"]: row for row in list_terminals(conn, lane.store_id)}
+    row = rows[lane.terminal_id]
+    assert row["sales"] == 2 and row["last_push_at"] is not None and not row["revoked"]
