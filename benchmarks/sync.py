@@ -82,7 +82,7 @@ SERVER_ENV = "CLUB_BENCH_SERVER"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 TICKS = os.sysconf("SC_CLK_TCK")
 #: waiting for the server to answer health (it starts slowly on a busy machine)
-PATIENT = RetryPolicy(attempts=1_000, base=0.1, cap=0.25, deadline=120.0)
+PATIENT = RetryPolicy(attempts=1_000, base=0.1, cap=0.5, deadline=180.0)
 
 
 # -- CPU accounting ---------------------------------------------------------------------
@@ -94,6 +94,24 @@ def _proc_cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and every process below it (``serve --workers``'s workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += _proc_cpu(current)
+        todo.extend(children.get(current, []))
+    return total
 
 
 def _pg_backends(dbname: str | None) -> list[int]:
@@ -120,7 +138,7 @@ class Meter:
 
     def sample(self) -> tuple[float, float, float, dict[int, float]]:
         pg = {pid: _proc_cpu(pid) for pid in _pg_backends(self.dbname)}
-        return time.perf_counter(), time.process_time(), _proc_cpu(self.server_pid), pg
+        return time.perf_counter(), time.process_time(), _tree_cpu(self.server_pid), pg
 
     @contextmanager
     def measure(self, into: dict[str, Any]) -> Iterator[None]:
@@ -155,6 +173,16 @@ def postgres_database() -> Iterator[tuple[str, str]]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def postgres_settings() -> dict[str, str]:
+    """The PostgreSQL settings that bear on ingest, as the server reports them."""
+    import psycopg
+
+    names = ("server_version", "max_connections", "shared_buffers", "synchronous_commit",
+             "fsync", "wal_level", "commit_delay", "max_wal_size")  # fmt: skip
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        return {name: str(conn.execute(f"SHOW {name}").fetchone()[0]) for name in names}  # type: ignore[index]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -162,11 +190,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db_url: str, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``club-server serve`` in its own process; its URL once it answers health."""
+def serving(
+    db_url: str, log: Path, workers: int = 1
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``club-server serve`` (``workers`` processes) of its own; its URL once it answers."""
     port = free_port()
     script = os.environ.get(SERVER_ENV) or str(Path(sys.executable).with_name("club-server"))
     command = [*shlex.split(script), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
     # the server runs this checkout's code, even when the virtualenv was installed from another
     env = {
         **os.environ,
@@ -380,6 +411,7 @@ def bench_ingest(
     out["setup_s"] = round(time.perf_counter() - started, 2)
     barrier = threading.Barrier(len(lanes) + 1)
     created = [0] * len(lanes)
+    other = {"duplicate": 0, "refused_or_held": 0}
     errors: list[str] = []
 
     def lane(n: int) -> None:
@@ -388,9 +420,12 @@ def bench_ingest(
         client = SyncClient(url, credential=token)
         try:
             barrier.wait()
-            created[n] = push_outbox(
+            pushed = push_outbox(
                 client, db, terminal_id=terminal_id, store_id=store_id, batch_size=args.batch
-            ).created
+            )
+            created[n] = pushed.created
+            other["duplicate"] += pushed.duplicate
+            other["refused_or_held"] += pushed.refused
         except Exception as exc:  # reported in the JSON
             errors.append(f"lane {n}: {exc}")
         finally:
@@ -415,6 +450,7 @@ def bench_ingest(
         sales_per_s=round(ingested / out["seconds"], 1),
     )
     out["all_ingested"] = ingested == total and not errors
+    out["server_cpu_ms_per_sale"] = round(1000 * out["cpu_s"]["server"] / max(1, ingested), 2)
     return out
 
 
@@ -505,7 +541,7 @@ def run(args: argparse.Namespace, work: Path, result: dict[str, Any]) -> None:
             )
             result["server_seed_s"] = round(time.perf_counter() - started, 1)
             result["seeded"] = {"members": summary.members, "products": summary.products}
-            with serving(db_url, work / "server.log") as (url, proc):
+            with serving(db_url, work / "server.log", args.workers) as (url, proc):
                 meter = Meter(proc.pid, dbname)
                 data_dir = work / "lane"
                 if "provision" not in args.phases:  # the set-up of every other phase
@@ -561,14 +597,18 @@ def main(argv: list[str] | None = None) -> None:
         default={"provision", "delta", "drain", "ingest"},
         help="comma-separated phases to run (provision always runs: it sets the others up)",
     )
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     parser.add_argument("--deadline", type=float, default=1_200.0, help="seconds for everything")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {
         "benchmark": "sync",
         "machine": machine(),
         "backend": args.backend,
+        "workers": args.workers,
         "targets": {"provision_s": 60, "delta_10k_members_s": 2, "drain_10k_sales_s": 10},
     }
+    if args.backend == "postgres":
+        result["postgres_settings"] = postgres_settings()
     work = Path(tempfile.mkdtemp(prefix="club-sync-bench-"))
     try:
         run(args, work, result)

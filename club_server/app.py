@@ -7,14 +7,41 @@ text}``: our :class:`RequestRefusedError` with its status, 422
 ``too-large`` past :data:`MAX_BODY` (an import file: ``ServerLimits.import_body``),
 and the framework's 404/405 in the same shape. A 500 would be a bug; it is answered in
 the same shape too.
+
+:func:`create_app_from_env` is the import path for process managers that
+start several workers (``club-server serve --workers N`` uses it, and so can
+``uvicorn --factory club_server.app:create_app_from_env --workers N``): each
+worker builds its own app from the environment (:data:`club_server.environment.ENVIRONMENT`).
+
+What a process keeps in memory, and why several processes stay correct:
+
+=============================  ==================================================
+state                          across processes
+=============================  ==================================================
+rate-limit buckets             per process, on purpose: a bucket is a guard
+                               against a runaway caller, not a quota; with N
+                               processes an address may get up to N times the
+                               rate (``serve --workers`` divides the sustained
+                               rates by N; each keeps the whole burst)
+enrollment lockouts            rows in the database: shared
+parsed rule sets               cached by the digest of their stored body, which
+                               never changes once written: any process that
+                               reads a version gets the same rule set
+metrics                        one file per process in $PROMETHEUS_MULTIPROC_DIR,
+                               summed at each scrape (:mod:`club_server.metrics`)
+=============================  ==================================================
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
+from dataclasses import fields
 from math import ceil
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,13 +54,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from club_server import __version__
 from club_server.admin.routes import router as admin_router
 from club_server.clock import Clock, utc_now
-from club_server.db import Database
+from club_server.db import Database, open_database
+from club_server.environment import DB_ENV, LIMITS_ENV, LOG_FILE_ENV, LOG_FORMAT_ENV, LOG_LEVEL_ENV
 from club_server.limits import Buckets, Monotonic, ServerLimits, client_address
+from club_server.metrics import router as metrics_router
+from club_server.requestlog import RequestLogMiddleware
 from club_server.routes import router
-from clubcore.errors import FormatError, NotFoundError, RateLimitedError, RequestRefusedError
+from clubcore.errors import (
+    ConfigError,
+    FormatError,
+    NotFoundError,
+    RateLimitedError,
+    RequestRefusedError,
+)
+from clubcore.logs import configure_logging
 from clubcore.wire import MAX_TEXT, ErrorBody, printable, row_schemas
 
-__all__ = ["MAX_BODY", "PROTOCOL", "create_app", "error_body", "error_response"]
+__all__ = [
+    "MAX_BODY",
+    "PROTOCOL",
+    "create_app",
+    "create_app_from_env",
+    "error_body",
+    "error_response",
+    "limits_from_env",
+]
 
 PROTOCOL = 1
 MAX_BODY = 8 * 1024 * 1024
@@ -235,7 +280,51 @@ def create_app(
     app.state.terminal_rate = Buckets(limits.terminal_rate, limits.terminal_burst, monotonic)
     app.include_router(router)
     app.include_router(admin_router)
+    app.include_router(metrics_router)
     _add_row_schemas(app)
     _install_handlers(app)
     app.add_middleware(ProtocolMiddleware, limits=limits, monotonic=monotonic)
+    app.add_middleware(RequestLogMiddleware)  # outermost: refusals are logged and counted too
     return app
+
+
+def limits_from_env(environ: dict[str, str] | None = None) -> ServerLimits:
+    """:class:`ServerLimits` with the fields ``$CLUB_SERVER_LIMITS`` (JSON) changes.
+
+    Raises:
+        ConfigError: not a JSON object, an unknown field or a value not a number.
+    """
+    text = (os.environ if environ is None else environ).get(LIMITS_ENV, "").strip()
+    if not text:
+        return ServerLimits()
+    try:
+        values = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(LIMITS_ENV, f"not JSON: {exc}") from None
+    known = {f.name: f.type for f in fields(ServerLimits)}
+    if not isinstance(values, dict) or set(values) - set(known):
+        unknown = ", ".join(sorted(set(values) - set(known))) if isinstance(values, dict) else ""
+        raise ConfigError(LIMITS_ENV, f"expected an object of {', '.join(known)} ({unknown})")
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(LIMITS_ENV, f"{key}: {value!r} is not a number >= 0")
+    return ServerLimits(**values)
+
+
+def create_app_from_env() -> FastAPI:
+    """The app as one worker of several builds it: everything from the environment.
+
+    Logging is configured, the database opened (and migrated: migrations take
+    the write lock, so workers starting together apply them once).
+
+    Raises:
+        ConfigError: a malformed setting (the message names the variable).
+    """
+    file = os.environ.get(LOG_FILE_ENV)
+    configure_logging(
+        os.environ.get(LOG_LEVEL_ENV, "WARNING"),
+        os.environ.get(LOG_FORMAT_ENV, "plain"),
+        Path(file) if file else None,
+    )
+    database = open_database(os.environ.get(DB_ENV) or None)
+    return create_app(database, limits=limits_from_env())

@@ -13,6 +13,7 @@ after which terminals refuse cards signed by them.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import platformdirs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, select
+from sqlalchemy.engine import make_url
 
 from club_server.clock import iso
 from club_server.db import Database
@@ -46,11 +48,20 @@ __all__ = [
 
 
 def default_keys_dir(database: Database) -> Path:
-    """``keys/`` next to a SQLite file; else in the per-user data directory."""
+    """``keys/`` next to a SQLite file; else a directory of this database's own in the
+    per-user data directory, ``keys/<host>-<port>-<database>`` (never one shared by
+    every PostgreSQL database on the machine). Production names its own
+    (``CLUB_SERVER_KEYS``)."""
     path = database.sqlite_path
     if path is not None:
         return path.parent / "keys"
-    return Path(platformdirs.user_data_dir("club-server")) / "keys"
+    url = make_url(database.url)
+    name = f"{url.host or 'local'}-{url.port or 5432}-{url.database or 'default'}"
+    return _LEGACY_DIR / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+#: where keys of every PostgreSQL database went before (read, never written, for their files)
+_LEGACY_DIR = Path(platformdirs.user_data_dir("club-server")) / "keys"
 
 
 def key_path(keys_dir: Path, key_id: int, public_hex: str) -> Path:
@@ -139,6 +150,9 @@ def signing_key(conn: Connection, keys_dir: Path) -> tuple[int, Ed25519PrivateKe
     if row is None:
         raise ConfigError("keys", "the club has no signing key", hint="run 'keys generate'")
     path = key_path(keys_dir, row.key_id, row.public_key)
+    legacy = key_path(_LEGACY_DIR, row.key_id, row.public_key)
+    if not path.exists() and keys_dir.parent == _LEGACY_DIR and legacy.exists():
+        path = legacy  # written by an older version into the shared directory; the name is exact
     try:
         key = private_key_from_seed(bytes.fromhex(path.read_text().strip()))
     except (OSError, ValueError, FormatError) as exc:

@@ -6,6 +6,7 @@ and each opens one short transaction through the app's :class:`Database`.
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,7 +16,7 @@ from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator, WithJsonSchema
 
-from club_server import __version__
+from club_server import __version__, metrics
 from club_server.changes import read_changes
 from club_server.clock import iso
 from club_server.db import Database
@@ -217,6 +218,7 @@ def _within_rate(request: Request, terminal: TerminalRecord) -> TerminalRecord:
     """``terminal``, unless it is over its request rate (429)."""
     buckets: Buckets = request.app.state.terminal_rate
     buckets.check(f"terminal:{terminal.terminal_id}")
+    metrics.seen(terminal.terminal_id)
     return terminal
 
 
@@ -302,8 +304,13 @@ def changes(
 )
 def sales(body: SalesPush, request: Request, terminal: Terminal) -> dict[str, Any]:
     """Push sales; each is answered created, duplicate, conflict or rejected."""
+    started, now = time.perf_counter(), _now(request)
     with _database(request).writing() as conn:
-        return {"results": push_sales(conn, terminal, body.sales, _now(request))}
+        results = push_sales(conn, terminal, body.sales, now)
+    metrics.observe_push(
+        terminal.terminal_id, body.sales, results, now, time.perf_counter() - started
+    )
+    return {"results": results}
 
 
 @router.get("/reports/daily", response_model=WireDailyReport, responses=_errors(*_AUTHENTICATED))

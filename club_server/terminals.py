@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from club_server.clock import iso
-from club_server.schema import enrollment_codes, stores, terminals
+from club_server.schema import enrollment_codes, sales, stores, terminals
 from clubcore.errors import NotFoundError, RequestRefusedError
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "authenticate",
     "enroll",
     "ensure_store",
+    "list_terminals",
     "revoke_terminal",
 ]
 
@@ -197,3 +198,49 @@ def revoke_terminal(conn: Connection, terminal_id: str, now: datetime) -> None:
         ).first()
         if exists is None:
             raise NotFoundError(f"no terminal {terminal_id!r}")
+
+
+def list_terminals(conn: Connection, store_id: str | None = None) -> list[dict[str, Any]]:
+    """Every terminal (of ``store_id``), by store then id: enrolled, revoked, the app
+    version and host it enrolled with, its sales on the server and when it last pushed one.
+    """
+    pushed = (
+        select(
+            sales.c.terminal_id,
+            func.count().label("sales"),
+            func.max(sales.c.received_at).label("last_push_at"),
+            func.max(sales.c.created_at).label("newest_sale_at"),
+        )
+        .group_by(sales.c.terminal_id)
+        .subquery()
+    )
+    query = (
+        select(terminals, pushed.c.sales, pushed.c.last_push_at, pushed.c.newest_sale_at)
+        .outerjoin(pushed, pushed.c.terminal_id == terminals.c.terminal_id)
+        .order_by(terminals.c.store_id, terminals.c.terminal_id)
+    )
+    if store_id is not None:
+        query = query.where(terminals.c.store_id == store_id)
+    return [_listed(row) for row in conn.execute(query)]
+
+
+def _listed(row: Any) -> dict[str, Any]:
+    try:
+        device = json.loads(row.device) if row.device else {}
+    except ValueError:
+        device = {}
+    if not isinstance(device, dict):
+        device = {}
+    return {
+        "terminal_id": row.terminal_id,
+        "store_id": row.store_id,
+        "name": row.name,
+        "enrolled_at": row.enrolled_at,
+        "revoked": row.revoked_at is not None,
+        "revoked_at": row.revoked_at,
+        "version": device.get("version"),
+        "hostname": device.get("hostname"),
+        "sales": int(row.sales or 0),
+        "last_push_at": row.last_push_at,
+        "newest_sale_at": row.newest_sale_at,
+    }

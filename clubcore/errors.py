@@ -18,6 +18,7 @@ catch one tree::
     │   │   ├── SaleStateError        wrong state (empty basket, already refunded)
     │   │   └── TenderError           payments that do not cover the total, bad change
     │   ├── AuthorizationError        a wrong or missing manager PIN
+    │   ├── AlreadyRunningError       another app or sync process has this data directory
     │   ├── CardRejectedError         a card read but refused; ``reason`` says why
     │   ├── RequestRefusedError       the club server refused a request; ``code``, ``status``
     │   │   └── RateLimitedError          too many requests (429); ``retry_after`` seconds
@@ -35,12 +36,15 @@ catch one tree::
     │                                 input, wire payload, --item argument)
     └── StoreError                    the local database failed
         ├── StoreConfigError          the file is not in WAL/FULL mode
-        └── MigrationError            a schema migration failed or is unknown
+        ├── MigrationError            a schema migration failed or is unknown
+        ├── StoreFullError            the disk is full: nothing was written (also UserFacingError)
+        └── StoreReadOnlyError        the data cannot be written (also UserFacingError)
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyRunningError",
     "AuthorizationError",
     "CardIOError",
     "CardRejectedError",
@@ -64,6 +68,8 @@ __all__ = [
     "ServerUnreachableError",
     "StoreConfigError",
     "StoreError",
+    "StoreFullError",
+    "StoreReadOnlyError",
     "SyncError",
     "TenderError",
     "TerminalRevokedError",
@@ -144,6 +150,10 @@ class TenderError(CheckoutError):
 
 class AuthorizationError(UserFacingError):
     """A manager PIN is wrong or missing."""
+
+
+class AlreadyRunningError(UserFacingError):
+    """Another process of the same role (the app, the sync daemon) has the data directory."""
 
 
 class CardRejectedError(UserFacingError):
@@ -231,3 +241,16 @@ class StoreConfigError(StoreError):
 
 class MigrationError(StoreError):
     """A schema migration failed, or the file is newer than this program."""
+
+
+class StoreFullError(StoreError, UserFacingError):
+    """The disk holding the terminal's data is full; the transaction was rolled back whole.
+
+    Also a :class:`UserFacingError`: its message and ``hint`` are written for the
+    person at the terminal.
+    """
+
+
+class StoreReadOnlyError(StoreError, UserFacingError):
+    """The terminal's data directory or database file cannot be written (permissions, a
+    read-only mount); nothing was written."""

@@ -22,7 +22,8 @@
 # What it does (see docs/technician-guide.md):
 #   system packages (scripts/setup.sh's list, plus cage, xwayland, logrotate);
 #   pcscd.socket enabled; system user clubterm (groups plugdev, input, video,
-#   render, those that exist); the app in /opt/club-terminal/venv; the data dir
+#   render, those that exist); the app in /opt/club-terminal/venv, with the
+#   exact dependencies of requirements/kiosk.txt (no server stack); the data dir
 #   /var/lib/club-terminal (0700 clubterm); Kivy's home
 #   /var/lib/club-terminal-kivy with the kiosk config.ini; /var/log/club-terminal;
 #   systemd units club-terminal.service (cage kiosk on tty1) and
@@ -213,7 +214,7 @@ ensure_packages() {
 source_digest() {
   if [ -f "$SOURCE" ]; then sha256sum "$SOURCE" | cut -d' ' -f1; return; fi
   (cd "$SOURCE" && find . -path ./.venv -prune -o -path ./.git -prune -o -path ./tests -prune \
-      -o -type f \( -name '*.py' -o -name pyproject.toml -o -name '*.json' \) -print \
+      -o -type f \( -name '*.py' -o -name pyproject.toml -o -name '*.json' -o -name kiosk.txt \) -print \
     | LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum | cut -d' ' -f1)
 }
 
@@ -231,12 +232,23 @@ ensure_venv() {
   if [ -f "$(r "$stamp")" ] && [ "$(cat "$(r "$stamp")")" = "$want" ]; then
     ok "app installed in $VENV_DIR from $SOURCE"; return
   fi
-  act "pip install ${SOURCE}[ui] into $VENV_DIR" pip_install
+  act "pip install ${SOURCE}[ui] into $VENV_DIR (the lock requirements/kiosk.txt, hashes checked)" pip_install
   if [ "$DRY_RUN" = 0 ]; then printf '%s\n' "$want" > "$(r "$stamp")"; fi
 }
+# The kiosk's exact dependencies (requirements/kiosk.txt: the app and its UI, no
+# server stack; every file's sha256 checked), then the app itself without resolving
+# anything again. A wheel given as --source brings no lock: its own dependencies
+# are resolved by pip (the checkout's lock is used when there is one).
 pip_install() {
-  "$VENV_DIR/bin/python" -m pip install -q --upgrade pip
-  "$VENV_DIR/bin/python" -m pip install -q "${SOURCE}[ui]"
+  local lock="$DEPLOY_DIR/../requirements"
+  if [ -d "$SOURCE" ] && [ -f "$SOURCE/requirements/kiosk.txt" ]; then lock="$SOURCE/requirements"; fi
+  if [ -f "$lock/kiosk.txt" ]; then
+    "$VENV_DIR/bin/python" -m pip install -q --require-hashes --no-deps -r "$lock/build.txt"
+    "$VENV_DIR/bin/python" -m pip install -q --require-hashes -r "$lock/kiosk.txt"
+    "$VENV_DIR/bin/python" -m pip install -q --no-deps --no-build-isolation "$SOURCE"
+  else
+    "$VENV_DIR/bin/python" -m pip install -q "${SOURCE}[ui]"
+  fi
 }
 
 # --- services -----------------------------------------------------------------

@@ -13,20 +13,86 @@ which commits on success and rolls back on any exception, nesting as savepoints.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
 
 import sqlite_utils
 
-from clubcore.errors import StoreConfigError, StoreError
+from clubcore.errors import StoreConfigError, StoreError, StoreFullError, StoreReadOnlyError
 
-__all__ = ["DB_FILENAME", "Checkpointer", "check_durability", "integrity_problems", "open_db"]
+__all__ = [
+    "DB_FILENAME",
+    "Checkpointer",
+    "check_durability",
+    "integrity_problems",
+    "not_writable",
+    "open_db",
+    "store_error",
+]
 
 DB_FILENAME = "terminal.db"
 
 _BUSY_TIMEOUT_MS = 5_000
 _SYNCHRONOUS_FULL = 2
+#: primary result codes (the low byte of an extended code)
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 8, 10, 13, 14
+#: less free space than this after an I/O error: the disk is full
+_NEARLY_FULL = 1 << 20
+
+
+def store_error(exc: sqlite3.Error, path: str | Path | None = None) -> StoreError:
+    """The :class:`StoreError` for a SQLite error, told apart by its result code.
+
+    ``SQLITE_FULL`` (or an I/O error on a disk with under 1 MiB free: SQLite
+    reports a full disk while growing its shared-memory file as ``IOERR``) is
+    :class:`StoreFullError`; ``SQLITE_READONLY`` is :class:`StoreReadOnlyError`;
+    anything else a plain :class:`StoreError`. Each says where and what to do.
+    """
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    where = Path(path).parent if path else None
+    if code == _SQLITE_FULL or (code == _SQLITE_IOERR and _nearly_full(where)):
+        return StoreFullError(
+            f"the disk holding the terminal's data{_at(where)} is full: nothing was saved",
+            hint="free some space (old logs, files in /tmp), then try again; "
+            "'df -h' shows what is full",
+        )
+    why = not_writable(where) if where and code in (_SQLITE_READONLY, _SQLITE_CANTOPEN) else None
+    if code == _SQLITE_READONLY or why:
+        return StoreReadOnlyError(
+            f"the terminal's data{_at(where)} cannot be written"
+            f"{f' ({why})' if why else ''}: nothing was saved",
+            hint="the data directory must be writable by this user and not mounted "
+            "read-only ('ls -ld' and 'findmnt' on it)",
+        )
+    return StoreError(f"the terminal database failed: {exc}")
+
+
+def not_writable(directory: Path) -> str | None:
+    """Why ``directory`` cannot be written (a read-only mount, permissions), or None."""
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return "a read-only file system"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "no write permission for this user"
+    return None
+
+
+def _at(where: Path | None) -> str:
+    return f" ({where})" if where else ""
+
+
+def _nearly_full(where: Path | None) -> bool:
+    if where is None:
+        return False
+    try:
+        return shutil.disk_usage(where).free < _NEARLY_FULL
+    except OSError:
+        return False
 
 
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
@@ -38,6 +104,8 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
 
     Raises:
         StoreError: the file cannot be opened or is not a database.
+        StoreFullError: the disk is full (SQLite cannot even make its shared-memory file).
+        StoreReadOnlyError: the file or its directory cannot be written.
         StoreConfigError: WAL or ``synchronous=FULL`` could not be set.
         MigrationError: a migration failed, or the file is newer than this program.
     """
@@ -53,7 +121,10 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot open the terminal database {path}: {exc}") from exc
+        mapped = store_error(exc, path)  # a full disk or a read-only directory, said so
+        if type(mapped) is StoreError:
+            mapped = StoreError(f"cannot open the terminal database {path}: {exc}")
+        raise mapped from exc
     db = sqlite_utils.Database(conn)
     check_durability(db)
     if migrate:

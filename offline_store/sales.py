@@ -9,6 +9,7 @@ nothing was written.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +20,7 @@ from clubcore.errors import UnknownSaleError
 from clubcore.points import LedgerKind
 from clubcore.sale import LINE_FIELDS, SALE_FIELDS, Payment, Sale, SaleKind, SaleLine, Tender
 from clubcore.wire import sale_to_wire
+from offline_store.db import store_error
 
 __all__ = [
     "DaySale",
@@ -54,6 +56,20 @@ def record_sale(db: sqlite_utils.Database, sale: Sale) -> None:
         sqlite3.IntegrityError: the sale id exists already (nothing written).
         StoreError: the write failed (nothing written).
     """
+    try:
+        _write_sale(db, sale)
+    except sqlite3.IntegrityError:
+        raise
+    except sqlite3.OperationalError as exc:  # full disk, read-only file: rolled back whole
+        raise store_error(exc, _db_path(db)) from exc
+
+
+def _db_path(db: sqlite_utils.Database) -> str | None:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row and row[2] else None
+
+
+def _write_sale(db: sqlite_utils.Database, sale: Sale) -> None:
     created = sale.created_at.isoformat()
     with db.atomic():
         db.execute(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything Club Terminal needs on a Debian-like machine, idempotently:
 # system packages (apt-get), a virtual environment in .venv, and the project
-# with its dependencies (pip). Safe to run again; it skips what is done.
+# with its dependencies, the exact versions of the lock file requirements/dev.txt
+# (pip --require-hashes). Safe to run again; it skips what is done.
 #
 # Environment: PYTHON (interpreter for the venv, default python3),
 #              CLUB_SKIP_APT=1 to skip system packages.
@@ -22,6 +23,7 @@ APT_PACKAGES=(
 DEV_PACKAGES=(
   shellcheck                                 # the deploy scripts' lint, run by the tests
   libfaketime faketime                       # a moved clock: the doctor's clock-skew test, the suite 400 days ahead
+  nginx                                      # the loopback test of several server processes behind nginx
 )
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
@@ -54,13 +56,17 @@ make_venv() {
   fi
 }
 
+# The exact versions and sha256 of requirements/dev.txt (every extra: app, server,
+# tests), then the project itself, editable, without resolving anything again.
+# scripts/lock.sh regenerates the lock files after a change to pyproject.toml.
 install_project() {
   local stamp=.venv/.club-installed want
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  want=$(cat pyproject.toml requirements/build.txt requirements/dev.txt | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then log "python packages up to date"; return; fi
-  log "installing the project and its dependencies into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev,ui]"
+  log "installing the locked dependencies (requirements/dev.txt, hashes checked) into .venv"
+  .venv/bin/python -m pip install -q --require-hashes --no-deps -r requirements/build.txt
+  .venv/bin/python -m pip install -q --require-hashes -r requirements/dev.txt
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 }
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clubcore.errors import ConfigError
+from clubcore.logs import register_secret
 
 __all__ = ["CREDENTIAL_FILENAME", "Credential", "load_credential", "save"]
 
@@ -32,6 +33,9 @@ class Credential:
     terminal_id: str
     store_id: str
     token: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        register_secret(self.token)  # never in a log line, whoever logs what
 
     def __str__(self) -> str:
         return f"terminal {self.terminal_id} of store {self.store_id} at {self.server_url}"

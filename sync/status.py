@@ -19,10 +19,12 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from clubcore.errors import ServerUnreachableError, TerminalRevokedError
-from offline_store.outbox import OutboxCounts
+import sqlite_utils
 
-__all__ = ["StatusBoard", "SyncStatus"]
+from clubcore.errors import ServerUnreachableError, TerminalRevokedError
+from offline_store.outbox import OutboxCounts, pending_summary
+
+__all__ = ["StatusBoard", "SyncStatus", "prometheus_text", "stored_sync_state"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +115,69 @@ class StatusBoard:
             last_error=str(error),
             revoked=current.revoked or isinstance(error, TerminalRevokedError),
         )
+
+
+def stored_sync_state(db: sqlite_utils.Database, now: datetime) -> dict[str, Any]:
+    """What the data directory says about sync, for ``status`` and a scraper (any process).
+
+    ``outbox_lag_seconds`` is the age of the oldest sale still waiting to be
+    pushed (0 when none waits); ``last_push_at`` the last time the server
+    took a sale; ``delta_cursor`` and ``last_pull_at`` where the delta puller
+    stands and when it last moved.
+    """
+    pending, oldest = pending_summary(db)
+    last_push = db.execute("SELECT MAX(sent_at) FROM outbox").fetchone()[0]
+    cursor = db.execute(
+        "SELECT cursor, updated_at FROM sync_cursors WHERE stream = 'changes'"
+    ).fetchone()
+    return {
+        "outbox_pending": pending,
+        "outbox_oldest_pending_at": oldest,
+        "outbox_lag_seconds": _age(oldest, now),
+        "last_push_at": last_push,
+        "delta_cursor": int(cursor[0]) if cursor else None,
+        "last_pull_at": cursor[1] if cursor else None,
+    }
+
+
+def _age(stamp: str | None, now: datetime) -> float:
+    if not stamp:
+        return 0.0
+    try:
+        then = datetime.fromisoformat(stamp)
+    except ValueError:
+        return 0.0
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    return round(max(0.0, (now - then).total_seconds()), 1)
+
+
+def prometheus_text(terminal_id: str | None, state: dict[str, Any]) -> str:
+    """``state`` in Prometheus' text format (for node_exporter's textfile collector)."""
+    label = f'{{terminal="{terminal_id or "unprovisioned"}"}}'
+    lines = []
+    for name, key, help_text in (
+        ("club_lane_outbox_pending", "outbox_pending", "Sales waiting to be pushed"),
+        ("club_lane_outbox_lag_seconds", "outbox_lag_seconds", "Age of the oldest waiting sale"),
+        ("club_lane_outbox_refused", "outbox_refused", "Sales the club refused (set aside)"),
+        ("club_lane_outbox_held", "outbox_held", "Sales the club holds the points of"),
+        ("club_lane_delta_cursor", "delta_cursor", "The delta puller's position"),
+    ):
+        value = state.get(key)
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        lines.append(f"{name}{label} {0 if value is None else value}")
+    for name, key in (("club_lane_last_push_timestamp", "last_push_at"),
+                      ("club_lane_last_pull_timestamp", "last_pull_at")):  # fmt: skip
+        stamp = state.get(key)
+        lines += [f"# TYPE {name} gauge", f"{name}{label} {_unix(stamp)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _unix(stamp: str | None) -> float:
+    try:
+        then = datetime.fromisoformat(stamp) if stamp else None
+    except ValueError:
+        then = None
+    if then is None:
+        return 0.0
+    return (then if then.tzinfo else then.replace(tzinfo=UTC)).timestamp()

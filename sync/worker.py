@@ -20,6 +20,7 @@ revoked terminal stops them (the board says ``revoked``): retrying cannot help.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +28,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from clubcore.errors import ClubError, TerminalRevokedError
-from offline_store.db import open_db
+from clubcore.errors import ClubError, StoreError, TerminalRevokedError
+from offline_store.db import open_db, store_error
 from offline_store.settings import read_settings
 from sync.http import RetryPolicy, SyncClient
 from sync.pull import PullResult, get_cursor, pull_changes
@@ -165,6 +166,11 @@ class SyncWorker:
             log.warning("%s: %s", threading.current_thread().name, exc)
             self.board.failed(exc)
             return False
+        except sqlite3.OperationalError as exc:  # busy past the timeout, a full disk: no traceback
+            mapped = _busy(exc) or store_error(exc, self.db_path)
+            log.warning("%s: %s; trying again", threading.current_thread().name, mapped)
+            self.board.failed(mapped)
+            return False
         except Exception as exc:  # a worker survives everything, bugs included
             log.exception("%s: unexpected error", threading.current_thread().name)
             self.board.failed(exc)
@@ -218,3 +224,14 @@ class SyncWorker:
         finally:
             client.close()
             db.close()
+
+
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def _busy(exc: sqlite3.OperationalError) -> StoreError | None:
+    """A write that waited out the busy timeout (another writer, e.g. a selling till, held
+    the database): said in words, retried by the caller's next round."""
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StoreError("the terminal database stayed busy (another writer held it)")
+    return None

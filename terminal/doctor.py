@@ -37,7 +37,7 @@ from clubcore.errors import (
 )
 from clubcore.settings import MAX_AGE_HOURS, READERS, Settings
 from offline_store import outbox
-from offline_store.db import DB_FILENAME, integrity_problems
+from offline_store.db import DB_FILENAME, integrity_problems, not_writable
 from offline_store.settings import read_settings
 from sync.enroll import check_health
 from sync.http import RetryPolicy
@@ -127,6 +127,15 @@ def check_database(ctx: Context) -> Check:
     name = "database"
     if not ctx.db_path.is_file():
         return Check(name, "fail", f"{ctx.db_path} does not exist", _PROVISION_HINT)
+    unwritable = not_writable(ctx.data_dir)
+    if unwritable:
+        return Check(
+            name,
+            "fail",
+            f"{ctx.data_dir} is not writable ({unwritable}): the terminal cannot record sales",
+            f"remount it read-write ('findmnt {ctx.data_dir}'), or give it back to the "
+            "terminal's user ('chown -R clubterm: DIR', mode 0700); the data in it is intact",
+        )
     hint = (
         "stop the terminal, keep a copy of the file, re-provision into an empty data "
         "directory; sales not yet pushed are in the copy's outbox"

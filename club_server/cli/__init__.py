@@ -7,6 +7,7 @@ command                                what it does
 ``demo-data [--members] [--products]`` the demo store, with signed demo cards
 ``member add`` / ``member show``       add a member; show one with balance and cards
 ``terminal add --store`` / ``revoke``  a new terminal and its one-time code; revoke one
+``terminal list [--store] [--json]``   every terminal: enrolled, revoked, version, last push
 ``card issue`` / ``card revoke``       sign a card (NDEF hex + QR text); denylist one
 ``keys generate|rotate|retire|list``   the club's signing keys
 ``report daily --store``               the store-wide daily report

@@ -22,7 +22,7 @@ from club_server.clock import utc_now
 from club_server.keys import generate_key, list_keys, retire_key, rotate_key
 from club_server.limits import clear_lockouts, list_lockouts
 from club_server.members import add_member, show_member
-from club_server.terminals import add_terminal, revoke_terminal
+from club_server.terminals import add_terminal, list_terminals, revoke_terminal
 from clubcore.errors import FormatError
 
 __all__ = ["card", "keys", "member", "terminal"]
@@ -123,6 +123,34 @@ def terminal_add(store_id: str, name: str | None, db_url: str | None, as_json: b
         return
     click.echo(f"terminal {made.terminal_id} (store {made.store_id})")
     click.echo(f"enrollment code {made.code}, valid until {made.expires_at}")
+
+
+@terminal.command("list")
+@click.option("--store", "store_id", help="Only this store's terminals.")
+@db_option
+@as_json_option
+@handle_errors
+def terminal_list(store_id: str | None, db_url: str | None, as_json: bool) -> None:
+    """Every terminal: store, enrolled, revoked, app version, sales pushed and the last push.
+
+    The last call of any kind, and the age of the oldest sale in a terminal's
+    last push (its outbox lag), are on /metrics (club_terminal_last_seen_timestamp,
+    club_terminal_push_lag_seconds).
+    """
+    with opened(db_url) as database, database.reading() as conn:
+        rows = list_terminals(conn, store_id)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        state = "revoked" if row["revoked"] else ("enrolled" if row["enrolled_at"] else "new")
+        click.echo(
+            f"{row['terminal_id']:14} {row['store_id']:12} {state:8} "
+            f"v{row['version'] or '?':8} {row['sales']:>8,} sales, "
+            f"last push {row['last_push_at'] or 'never'}"
+        )
+    if not rows:
+        click.echo("no terminals")
 
 
 @terminal.command("revoke")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,15 +25,24 @@ from club_server.cli.base import (
 )
 from club_server.clock import utc_now
 from club_server.demo import DEMO_STORE, seed
+from club_server.environment import (
+    DB_ENV,
+    LIMITS_ENV,
+    LOG_FILE_ENV,
+    LOG_FORMAT_ENV,
+    LOG_LEVEL_ENV,
+    MULTIPROC_ENV,
+)
 from club_server.flags import list_flags, resolve_flags
 from club_server.limits import ServerLimits
 from club_server.reports import store_daily_report
 from club_server.settings import read_settings
 from club_server.suspense import discard, list_suspense, release
 from club_server.tiers import recompute
+from clubcore.logs import FORMATS, LEVELS, configure_logging
 from clubcore.money import CURRENCIES, format_amount
 
-__all__ = ["demo_data", "flags", "report", "serve", "suspense_group"]
+__all__ = ["demo_data", "flags", "per_worker", "report", "serve", "suspense_group"]
 
 #: the most header bytes a request may send before its body
 MAX_HEADERS = 16 * 1024
@@ -38,7 +52,44 @@ DEFAULTS = ServerLimits()
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8600, show_default=True, help="TCP port.")
-@click.option("--log-level", default="info", show_default=True, help="uvicorn's log level.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    envvar="CLUB_SERVER_WORKERS",
+    help="Server processes sharing the port (each builds the app from the environment) "
+    "[env CLUB_SERVER_WORKERS].",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    envvar=LOG_LEVEL_ENV,
+    help=f"The least severe log lines written (INFO: one access line a request) [env "
+    f"{LOG_LEVEL_ENV}].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="plain",
+    show_default=True,
+    envvar=LOG_FORMAT_ENV,
+    help=f"Human lines or one JSON object a line [env {LOG_FORMAT_ENV}].",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=LOG_FILE_ENV,
+    help=f"Also log to this file [env {LOG_FILE_ENV}].",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    help="Proxies whose X-Forwarded-For names the caller (rate limits, lockouts, /metrics).",
+)
 @click.option(
     "--keep-alive", default=5, show_default=True, help="Seconds an idle connection is kept."
 )
@@ -52,19 +103,19 @@ DEFAULTS = ServerLimits()
     "--max-connections",
     default=2_000,
     show_default=True,
-    help="Connections served at once; more are answered 503.",
+    help="Connections served at once (per process); more are answered 503.",
 )
 @click.option(
     "--rate-per-address",
     default=DEFAULTS.address_rate,
     show_default=True,
-    help="Requests per second from one address (0: no limit).",
+    help="Requests per second from one address (0: no limit), all workers together.",
 )
 @click.option(
     "--rate-per-terminal",
     default=DEFAULTS.terminal_rate,
     show_default=True,
-    help="Requests per second of one terminal (0: no limit).",
+    help="Requests per second of one terminal (0: no limit), all workers together.",
 )
 @click.option(
     "--enroll-failures",
@@ -83,7 +134,11 @@ DEFAULTS = ServerLimits()
 def serve(
     host: str,
     port: int,
+    workers: int,
     log_level: str,
+    log_format: str,
+    log_file: Path | None,
+    forwarded_allow_ips: str,
     keep_alive: int,
     body_timeout: float,
     max_connections: int,
@@ -98,11 +153,14 @@ def serve(
     Limits (docs/sync-protocol.md, "Limits"): request rates per address and
     per terminal (429), enrollment lockouts, a body timeout (408), idle
     connections closed after --keep-alive, headers at most 16 KiB.
+
+    With --workers N, N processes share the port; each builds its app with
+    club_server.app:create_app_from_env, the rates are split between them,
+    and /metrics sums all of them (docs/operator-guide.md, "Scaling out").
     """
     import uvicorn
 
-    from club_server.app import create_app
-
+    configure_logging(log_level, log_format, log_file)
     limits = replace(
         DEFAULTS,
         body_timeout=body_timeout,
@@ -111,19 +169,66 @@ def serve(
         enroll_failures=enroll_failures,
         enroll_lockout=enroll_lockout,
     )
-    with opened(db_url) as database:
-        click.echo(
-            f"club server on http://{host}:{port} ({database.engine.url.render_as_string()})"
-        )
-        uvicorn.run(
-            create_app(database, limits=limits),
-            host=host,
-            port=port,
-            log_level=log_level,
-            timeout_keep_alive=keep_alive,
-            limit_concurrency=max_connections,
-            h11_max_incomplete_event_size=MAX_HEADERS,
-        )
+    with opened(db_url) as database:  # migrated once here, before any worker starts
+        url = database.engine.url
+        click.echo(f"club server on http://{host}:{port} ({url.render_as_string()}), "
+                   f"{workers} worker{'s' if workers > 1 else ''}")  # fmt: skip
+        common: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "log_config": None,  # our logging (clubcore.logs), configured above
+            "access_log": False,  # club_server.requestlog writes one line a request
+            "proxy_headers": True,
+            "forwarded_allow_ips": forwarded_allow_ips,
+            "timeout_keep_alive": keep_alive,
+            "limit_concurrency": max_connections,
+            "h11_max_incomplete_event_size": MAX_HEADERS,
+        }
+        if workers == 1:
+            from club_server.app import create_app
+
+            uvicorn.run(create_app(database, limits=limits), **common)
+            return
+        url_text = url.render_as_string(hide_password=False)
+    made = _worker_environment(url_text, per_worker(limits, workers), log_level, log_format,
+                               log_file)  # fmt: skip
+    try:
+        uvicorn.run("club_server.app:create_app_from_env", factory=True, workers=workers, **common)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def per_worker(limits: ServerLimits, workers: int) -> ServerLimits:
+    """``limits`` for one of ``workers`` processes, each with its own buckets: the sustained
+    rates are split between them; each keeps the whole burst (the kernel does not spread
+    one caller's connections evenly, so a split burst would refuse a burst the operator
+    allowed: 200 lanes enrolling at once from one address, for one)."""
+    return replace(
+        limits,
+        address_rate=limits.address_rate / workers,
+        terminal_rate=limits.terminal_rate / workers,
+        enroll_rate=limits.enroll_rate / workers,
+    )
+
+
+def _worker_environment(
+    db_url: str, limits: ServerLimits, level: str, fmt: str, file: Path | None
+) -> Path | None:
+    """What each worker's :func:`club_server.app.create_app_from_env` reads; the metrics
+    directory made here (None: the operator's ``$PROMETHEUS_MULTIPROC_DIR``)."""
+    os.environ[DB_ENV] = db_url
+    os.environ[LIMITS_ENV] = json.dumps(asdict(limits))
+    os.environ[LOG_LEVEL_ENV], os.environ[LOG_FORMAT_ENV] = level, fmt
+    if file is not None:
+        os.environ[LOG_FILE_ENV] = str(file)
+    given = os.environ.get(MULTIPROC_ENV)
+    metrics_dir = Path(given or tempfile.mkdtemp(prefix="club-metrics-"))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):  # counters of processes that ran before
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(metrics_dir)
+    return None if given else metrics_dir
 
 
 def _progress(label: str, done: int, total: int) -> None:

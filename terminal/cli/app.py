@@ -12,6 +12,7 @@ from terminal import demo_data
 from terminal.bootstrap import Terminal
 from terminal.cli.base import cli, handle_errors, opened
 from terminal.config import apply_config, config_path, load_config
+from terminal.instance_lock import exclusive
 from terminal.ui.env import check_display
 from terminal.ui.options import AppOptions
 
@@ -72,8 +73,21 @@ def run(
 
     Readers come from the ``readers`` setting (``sim`` until the terminal is
     provisioned). With --demo an empty data directory gets a demo store and
-    the simulated reader's demo cards appear on screen.
+    the simulated reader's demo cards appear on screen. One app per data
+    directory: a second is refused, naming the first.
     """
+    with exclusive(ctx.obj["data_dir"], "app"):
+        _run(ctx, demo, fullscreen, size, language, readers)
+
+
+def _run(
+    ctx: click.Context,
+    demo: bool,
+    fullscreen: bool | None,
+    size: str | None,
+    language: str | None,
+    readers: tuple[str, ...],
+) -> None:
     with opened(ctx, require_data=False) as terminal:
         path = config_path(terminal.data_dir)
         if path.exists():  # validated whole before anything starts; applied in one transaction

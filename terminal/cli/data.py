@@ -16,6 +16,7 @@ from sync.status import SyncStatus
 from terminal import demo_cards, demo_data
 from terminal.bootstrap import Terminal, bootstrap
 from terminal.cli.base import cli, handle_errors, opened
+from terminal.instance_lock import exclusive
 from terminal.receipt import receipt_text, report_text
 
 __all__ = ["demo", "demo_data_command"]
@@ -93,11 +94,21 @@ def demo(ctx: click.Context, fresh: bool, console: bool, size: str, language: st
 
     check_display()
     width_height = _size(size)
-    from terminal.demo_session import demo_session
+    try:
+        from terminal.demo_session import demo_session
+    except ImportError as exc:  # a kiosk's install: no server stack
+        raise ConfigError(
+            "demo",
+            f"the demo runs a club server inside, and {exc.name} is not installed",
+            hint="pip install 'club-terminal[server]' (scripts/setup.sh installs everything)",
+        ) from None
     from terminal.ui.launch import run_app
     from terminal.ui.options import AppOptions
 
-    with demo_session(data_dir, lambda text: click.echo(text, err=True), fresh=fresh) as session:
+    with (
+        exclusive(data_dir, "app"),
+        demo_session(data_dir, lambda text: click.echo(text, err=True), fresh=fresh) as session,
+    ):
 
         def sync_status() -> SyncStatus:
             return session.board.status

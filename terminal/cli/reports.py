@@ -12,6 +12,7 @@ from offline_store import outbox
 from offline_store.reports import daily_report
 from sync.provision import open_client
 from sync.reports import store_daily_report
+from sync.status import prometheus_text, stored_sync_state
 from terminal.cli.base import cli, emit_json, handle_errors, opened
 from terminal.receipt import report_csv, report_text
 
@@ -73,14 +74,21 @@ def daily(ctx: click.Context, day: str | None, fmt: str, top: int, store_wide: b
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option(
+    "--prometheus",
+    is_flag=True,
+    help="Print the sync state in Prometheus' text format (node_exporter's textfile collector).",
+)
 @click.pass_context
 @handle_errors
-def status(ctx: click.Context, as_json: bool) -> None:
-    """The terminal's identity, data and sync backlog.
+def status(ctx: click.Context, as_json: bool, prometheus: bool) -> None:
+    """The terminal's identity, data and sync state: the backlog, its age (the outbox lag),
+    the last push and the last delta pulled.
 
     ``outbox_refused``: sales the club server refused (set aside, not stored);
     ``outbox_held``: sales it stored but holds the points of, for review.
     """
+    now = datetime.now().astimezone()
     with opened(ctx, require_data=False) as terminal:
         db = terminal.db
         counts = outbox.outbox_counts(db)
@@ -92,11 +100,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "members": db["members"].count,
             "products": db["products"].count,
             "sales": db["sales"].count,
-            "outbox_pending": counts.pending,
             "outbox_refused": counts.refused,
             "outbox_held": counts.held,
-            "checked_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+            **stored_sync_state(db, now),
+            "checked_at": now.isoformat(timespec="seconds"),
         }
+    if prometheus:
+        click.echo(prometheus_text(info["terminal_id"], info), nl=False)
+        return
     if as_json:
         emit_json(info)
     else:

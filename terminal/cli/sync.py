@@ -15,7 +15,7 @@ from types import FrameType
 
 import click
 
-from clubcore.errors import SyncError
+from clubcore.errors import TerminalRevokedError
 from offline_store.db import DB_FILENAME
 from sync.http import RetryPolicy, SyncClient
 from sync.provision import open_client, provision
@@ -23,6 +23,7 @@ from sync.push import outbox_counts
 from sync.status import SyncStatus
 from sync.worker import SyncWorker, sync_once
 from terminal.cli.base import cli, emit_json, handle_errors, opened
+from terminal.instance_lock import exclusive
 
 __all__ = ["provision_command", "sync_command"]
 
@@ -187,7 +188,12 @@ def _run_workers(ctx: click.Context, as_json: bool) -> None:
         worker.stop()
         signal.signal(signal.SIGTERM, previous)
     if worker.board.status.revoked:
-        raise SyncError("this terminal was revoked on the club server")
+        raise TerminalRevokedError(
+            "this terminal was revoked on the club server",
+            code="terminal-revoked",
+            status=403,
+            hint="provision it again with a new code (club-server terminal add)",
+        )
 
 
 @cli.command("sync")
@@ -199,9 +205,11 @@ def sync_command(ctx: click.Context, once: bool, as_json: bool) -> None:
     """Push this lane's sales to the club server and pull its changes.
 
     Without --once, runs the outbox relay and the delta puller until Ctrl-C
-    or SIGTERM, printing each change of status.
+    or SIGTERM, printing each change of status; one such process per data
+    directory (a second is refused, naming the first).
     """
     if once:
         _round(ctx, as_json)
     else:
-        _run_workers(ctx, as_json)
+        with exclusive(ctx.obj["data_dir"], "sync"):
+            _run_workers(ctx, as_json)

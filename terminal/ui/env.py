@@ -78,7 +78,8 @@ def find_font(bold: bool = False) -> Path:
 def prepare_kivy_env(*, quiet: bool = True) -> None:
     """Set Kivy's environment before its first import: no argv parsing, little logging."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
-    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")  # nothing in ~/.kivy/logs
+    # Kivy's lines go through the process's one logging set-up (clubcore.logs)
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     if quiet:
-        os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
         os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")

@@ -7,7 +7,7 @@ must draw.
 
 Kivy 2.3 cannot shape Arabic script or reorder bidirectional text, so for
 Persian each string is shaped with ``arabic_reshaper.reshape`` and reordered
-with ``bidi.algorithm.get_display`` (base direction right to left). A wrapped
+with ``bidi.get_display`` (base direction right to left). A wrapped
 label must not let Kivy wrap the reordered text (the lines would come out in
 the wrong order, kivy#8189): :meth:`Lang.wrap` breaks the *logical* text into
 lines that fit first, then reorders each line on its own.
@@ -208,7 +208,7 @@ def _reshape(text: str) -> str:
 
 
 def _visual(text: str, base: str = "R") -> str:
-    from bidi.algorithm import get_display
+    from bidi import get_display  # python-bidi >= 0.5: the Rust implementation
 
     return str(get_display(text, base_dir=base))
 

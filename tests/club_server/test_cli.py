@@ -63,6 +63,10 @@ def test_demo_terminal_member_card_flow(run: Any, tmp_path: Path) -> None:
     made = json.loads(run("terminal", "add", "--store", "s1", "--name", "lane 1", "--json").output)
     assert len(made["code"]) == 14 and made["store_id"] == "s1"
     assert "revoked" in run("terminal", "revoke", made["terminal_id"]).output
+    [listed] = json.loads(run("terminal", "list", "--store", "s1", "--json").output)
+    assert listed["terminal_id"] == made["terminal_id"] and listed["name"] == "lane 1"
+    assert listed["revoked"] and listed["sales"] == 0 and listed["last_push_at"] is None
+    assert made["terminal_id"] in run("terminal", "list").output
     number = run("member", "add", "--name", "Sara K.", "--tier", "gold", "--phone",
                  "۰۹۱۲ ۱۲۳ ۴۵۶۷").output.strip()  # fmt: skip
     persian = number.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))

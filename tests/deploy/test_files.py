@@ -242,14 +242,20 @@ def test_logrotate_config() -> None:
 
 def test_nginx_site() -> None:
     text = (DEPLOY / "server/nginx-club-server.conf").read_text()
-    assert "proxy_pass http://127.0.0.1:8600;" in text
-    assert "client_max_body_size 8m;" in text
+    proxy = (DEPLOY / "server/club-server-proxy.conf").read_text()
+    assert "server 127.0.0.1:8600" in text and "server 127.0.0.1:8601" in text
+    assert "include /etc/nginx/snippets/club-server-proxy.conf;" in text
+    assert "proxy_pass http://club_servers;" in proxy
+    assert "client_max_body_size 8m;" in proxy
+    assert "X-Request-ID $request_id" in proxy
+    assert "location = /metrics { return 403; }" in proxy
     assert (
         "listen 443 ssl" in text and "ssl_certificate " in text and "ssl_certificate_key " in text
     )
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
-    assert "X-Forwarded-Proto" in text
+    assert "X-Forwarded-Proto" in proxy
     assert text.count("{") == text.count("}")
+    assert proxy.count("{") == proxy.count("}")
 
 
 def test_server_env_example_has_no_secrets() -> None:
@@ -331,3 +337,14 @@ def test_backup_script_retention_with_a_stand_in_pg_dump(tmp_path: Path) -> None
     assert len(dumps) == 1 and dumps[0] != old.name and dumps[0].endswith(".dump"), dumps
     assert "postgresql://club@/club" in (bindir / "args").read_text()  # driver suffix stripped
     assert oct(backups.stat().st_mode & 0o777) == "0o700"
+
+
+def test_the_sync_unit_stops_restarting_a_revoked_terminal() -> None:
+    from terminal.cli.base import EXIT_REVOKED
+
+    text = (DEPLOY / "systemd/club-terminal-sync.service").read_text()
+    assert f"RestartPreventExitStatus={EXIT_REVOKED}" in text
+    for unit, log in (("club-terminal", "app.log"), ("club-terminal-sync", "sync.log")):
+        body = (DEPLOY / f"systemd/{unit}.service").read_text()
+        assert f"Environment=CLUB_TERMINAL_LOG_FILE=/var/log/club-terminal/{log}" in body
+        assert "Environment=CLUB_TERMINAL_LOG_LEVEL=INFO" in body

@@ -17,6 +17,7 @@ from offline_store.db import DB_FILENAME, open_db
 from offline_store.settings import put_settings
 from sync.http import RetryPolicy
 from terminal.cli import cli
+from terminal.cli.base import EXIT_UNREACHABLE
 from tests.sync.club import ClubServer
 from tests.sync.club import sqlite_club as club  # noqa: F401  (the fixture)
 from tests.sync.scripted import ScriptedServer, json_reply, make_tls_files
@@ -78,11 +79,11 @@ def test_the_store_report_and_sync_offline_say_what_works(
     put_settings(db, {"sync.server_url": f"http://127.0.0.1:{free_port()}"})
     try:
         report = run(provisioned, "report", "daily", "--store")
-        assert report.exit_code == 1
+        assert report.exit_code == EXIT_UNREACHABLE
         assert "needs the club server" in report.stderr and "without --store" in report.stderr
         assert run(provisioned, "report", "daily").exit_code == 0  # the lane's own works
         offline = run(provisioned, "sync", "--once")
-        assert offline.exit_code == 1 and "cannot reach" in offline.stderr
+        assert offline.exit_code == EXIT_UNREACHABLE and "cannot reach" in offline.stderr
     finally:
         put_settings(db, {"sync.server_url": server})
         db.close()
@@ -100,14 +101,14 @@ def test_a_used_code_an_unreachable_server_and_a_bad_certificate(
     assert "hint: ask the club operator for a new code" in used.stderr
     dead = f"http://127.0.0.1:{free_port()}"
     down = run(tmp_path / "c", "provision", "--server", dead, "--code", "AAAA-BBBB-CCCC")
-    assert down.exit_code == 1 and "cannot reach" in down.stderr
+    assert down.exit_code == EXIT_UNREACHABLE and "cannot reach" in down.stderr
     cert, key = make_tls_files(tmp_path)
     tls = ScriptedServer(lambda r: json_reply({}), tls=(cert, key))
     try:
         bad = run(tmp_path / "d", "provision", "--server", tls.url, "--code", "AAAA-BBBB-CCCC")
     finally:
         tls.close()
-    assert bad.exit_code == 1 and "TLS" in bad.stderr and "--ca-bundle" in bad.stderr
+    assert bad.exit_code == EXIT_UNREACHABLE and "TLS" in bad.stderr and "--ca-bundle" in bad.stderr
 
 
 def test_re_provisioning_waits_for_pushed_sales_unless_forced(

@@ -17,6 +17,7 @@ from sync.credentials import CREDENTIAL_FILENAME
 from sync.http import RetryPolicy
 from terminal.cli import cli
 from terminal.cli import lifecycle as cli_lifecycle
+from terminal.cli.base import EXIT_REVOKED, EXIT_UNREACHABLE
 from terminal.demo_cards import DEMO_CARDS_FILE
 from tests.sync.club import ClubServer, club, sqlite_club  # noqa: F401  (the fixtures)
 from tests.sync.test_http import free_port
@@ -163,7 +164,7 @@ def test_rotate_errors_are_clear(sqlite_club: ClubServer, tmp_path: Path) -> Non
     lane = provisioned(sqlite_club, tmp_path / "lane")
     sqlite_club.revoke(credentials.load_credential(lane).terminal_id)
     revoked = run(lane, "credential", "rotate")
-    assert revoked.exit_code == 1 and "revoked" in revoked.stderr
+    assert revoked.exit_code == EXIT_REVOKED and "revoked" in revoked.stderr
 
 
 def test_decommission_pushes_pending_sales_then_revokes_and_wipes(
@@ -224,7 +225,7 @@ def test_decommission_needs_the_server_and_keeps_unpushed_sales(
     assert waiting.exit_code == 1 and "1 sale(s) could not be pushed" in waiting.stderr
     assert "--force" in waiting.stderr
     forced = run(lane, "decommission", "--yes", "--force")
-    assert forced.exit_code == 1 and "cannot reach" in forced.stderr
+    assert forced.exit_code == EXIT_UNREACHABLE and "cannot reach" in forced.stderr
     assert "nothing was removed" in forced.stderr and "club-server terminal revoke" in forced.stderr
     assert sorted(p.name for p in lane.iterdir()) == before
     db = open_db(lane / DB_FILENAME)

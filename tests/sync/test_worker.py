@@ -6,7 +6,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from offline_store.db import DB_FILENAME
 from offline_store.settings import put_settings
@@ -143,3 +146,35 @@ def test_a_sale_from_another_process_is_pushed_without_waiting_for_the_interval(
     finally:
         worker.stop()
     assert outbox_counts(terminal.db) == (0, 0, 0)
+
+
+def test_a_busy_database_is_a_warning_in_words_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import sqlite3
+
+    from offline_store.db import open_db
+
+    path = tmp_path / "terminal.db"
+    db = open_db(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a selling till holds the write lock
+    impatient = sqlite3.connect(path, timeout=0, isolation_level=None)
+
+    def job(client: object, db: object) -> None:
+        impatient.execute("INSERT INTO sync_cursors VALUES ('x', '1', 'now')")
+
+    worker = SyncWorker(path, lambda: SyncClient("http://127.0.0.1:9", policy=FAST))
+    caplog.set_level(logging.WARNING, logger="sync.worker")
+    try:
+        assert worker._round(job, None, db) is False  # type: ignore[arg-type]
+    finally:
+        holder.execute("ROLLBACK")
+        for conn in (holder, impatient):
+            conn.close()
+        db.close()
+    record = next(r for r in caplog.records if r.name == "sync.worker")
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "stayed busy" in record.getMessage() and "trying again" in record.getMessage()
+    assert "busy" in (worker.board.status.last_error or "")

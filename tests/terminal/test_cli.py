@@ -263,3 +263,14 @@ def test_a_shift_at_the_command_line_with_change_and_a_split(seeded: Path) -> No
     assert short.exit_code == 1 and "at least the amount" in short.stderr
     assert run(seeded, "shift", "sign-out").exit_code == 0
     assert "nobody is signed in" in run(seeded, "shift", "show").stdout
+
+
+def test_errors_are_json_too_with_json(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    assert run(data_dir, "demo-data", "--members", "20", "--products", "20").exit_code == 0
+    result = run(data_dir, "sale", "--item", "NO-SUCH-SKU", "--json")
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)
+    assert error["error"] == "refused" and error["type"] == "UnknownProductError"
+    assert error["exit_status"] == 1 and "NO-SUCH-SKU" in error["message"]
+    assert result.stderr.startswith("error: ")
