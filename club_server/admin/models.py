@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic.config import JsonDict
 
 from clubcore.records import LANGUAGE, MAX_AMOUNT, MemberStatus
 from clubcore.wire import IsoTime, Str, Text
@@ -56,7 +57,9 @@ __all__ = [
 ]
 
 Lang = Annotated[str, Field(pattern=LANGUAGE)]
-Names = Annotated[dict[Lang, Text], Field(max_length=8)]
+#: by language code: a key that is no language code is refused (422), as documented
+LANGUAGE_KEYS = Field(max_length=8, json_schema_extra={"additionalProperties": False})
+Names = Annotated[dict[Lang, Text], LANGUAGE_KEYS]
 #: money in minor units (rial); a tier's thresholds are checked here, a row's in clubcore.records
 Money = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
 Amount = Annotated[int, Field(description="minor units (rial), at least 0")]
@@ -222,10 +225,20 @@ class OfferText(Request):
     message: Str = ""
 
 
+#: the rule of ``OfferIn._target_shape``, in the document
+_TARGET_SHAPE: JsonDict = {
+    "if": {"properties": {"target": {"const": "all"}}},
+    "then": {"properties": {"target_value": {"type": "null"}}},
+    "else": {"required": ["target_value"], "properties": {"target_value": {"type": "string"}}},
+}
+
+
 class OfferIn(Request):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_TARGET_SHAPE)
+
     title: Text
     message: Str = ""
-    texts: Annotated[dict[Lang, OfferText], Field(max_length=8)] = Field(default_factory=dict)
+    texts: Annotated[dict[Lang, OfferText], LANGUAGE_KEYS] = Field(default_factory=dict)
     unit_price: Amount | None = None
     percent_bp: BasisPoints | None = None
     sku: Code | None = None

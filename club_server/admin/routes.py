@@ -72,7 +72,7 @@ from club_server.imports import KINDS, import_file
 from club_server.reports import store_daily_report
 from club_server.settings import read_settings
 from clubcore.errors import RequestRefusedError
-from clubcore.wire import ErrorBody, IsoTime, WireDailyReport
+from clubcore.wire import ErrorBody, IsoDate, IsoTime, WireDailyReport
 
 __all__ = ["router"]
 
@@ -84,7 +84,8 @@ bearer = HTTPBearer(
     description="a session token from POST /admin/v1/session, or an API token",
 )
 _TEXT = {
-    400: "malformed: a value the service refused (unknown tier, category, bad phone...)",
+    400: "malformed: a value the service refused (unknown tier, category, bad phone...); "
+    "bad-request: a body that is not JSON",
     401: "unauthorized: no, a wrong or an expired session or token",
     403: "forbidden: this role may not do this; nothing was written",
     404: "not found",
@@ -100,6 +101,8 @@ ImportKind = Annotated[
     str,
     PathParam(pattern="^(" + "|".join(KINDS) + ")$", description="docs/import-formats.md"),
 ]
+#: a query's text: no NUL (PostgreSQL refuses one in a text parameter: 422, not 500)
+NO_NUL = r"^[^\x00]*$"
 Key = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.|-]+$")]
 
 
@@ -145,7 +148,7 @@ def _read(request: Request) -> Any:
 # -- sessions, accounts, tokens, audit ----------------------------------------------------
 
 
-@router.post("/session", response_model=Session, responses=_errors())
+@router.post("/session", response_model=Session, responses=_errors(400))
 def sign_in(body: LoginRequest, request: Request) -> dict[str, str]:
     """Sign in: a session token (``cs_…``) valid for 12 hours."""
     with _write(request) as conn:
@@ -218,8 +221,8 @@ def audit(
     request: Request,
     who: Who,
     since: Annotated[IsoTime | None, Query()] = None,
-    entity: Annotated[str | None, Query(max_length=64)] = None,
-    key: Annotated[str | None, Query(max_length=200)] = None,
+    entity: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    key: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
 ) -> list[dict[str, Any]]:
     """The audit log, oldest first (admins)."""
@@ -249,9 +252,9 @@ def categories_put(code: Key, body: CategoryIn, request: Request, who: Who) -> d
 def products_list(
     request: Request,
     who: Who,
-    search: Annotated[str | None, Query(max_length=100)] = None,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[str | None, Query(max_length=64)] = None,
+    search: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
+    category: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    after: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
 ) -> list[dict[str, Any]]:
     """Products by SKU (``after`` pages on); ``search`` matches SKU, name or barcode."""
@@ -366,7 +369,7 @@ def tiers_list(request: Request, who: Who) -> list[dict[str, Any]]:
         return tie.list_tiers(conn, who)
 
 
-@router.put("/tiers/{code}", response_model=Tier, responses=_errors(409))
+@router.put("/tiers/{code}", response_model=Tier, responses=_errors(400, 409))
 def tiers_put(code: Key, body: TierIn, request: Request, who: Who) -> dict[str, Any]:
     """Add or change a tier."""
     with _write(request) as conn:
@@ -415,7 +418,7 @@ async def import_upload(
     skip_bad_rows: Annotated[bool, Query(description="write the good rows only")] = False,
     encoding: Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     unit: Annotated[str | None, Query(pattern="^(rial|toman|minor|major)$")] = None,
-    sheet: Annotated[str | None, Query(max_length=100)] = None,
+    sheet: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
 ) -> dict[str, Any]:
     """Import a file of ``kind`` rows (as ``club-server import``), audited as this caller.
 
@@ -438,7 +441,9 @@ async def import_upload(
 
 @router.get("/members", response_model=list[Member], responses=_errors())
 def members_search(
-    request: Request, who: Who, q: Annotated[str, Query(min_length=1, max_length=100)]
+    request: Request,
+    who: Who,
+    q: Annotated[str, Query(min_length=1, max_length=100, pattern=NO_NUL)],
 ) -> list[dict[str, Any]]:
     """Members by number, phone or a part of their name."""
     with _read(request) as conn:
@@ -502,8 +507,8 @@ def stores_change(store_id: Key, body: StoreIn, request: Request, who: Who) -> d
 def report_daily(
     request: Request,
     who: Who,
-    store: Annotated[str, Query(min_length=1, max_length=64)],
-    day: Annotated[date | None, Query(alias="date")] = None,
+    store: Annotated[str, Query(min_length=1, max_length=64, pattern=NO_NUL)],
+    day: Annotated[IsoDate | None, Query(alias="date")] = None,
 ) -> dict[str, Any]:
     """A store's daily report (store managers: their own stores)."""
     require(who, Action.REPORTS, store)

@@ -11,7 +11,10 @@ that drops the header is sent without it).
   derandomized; ``POST /v1/decommission`` runs last, since it revokes the lane;
 - stateful: scenarios that follow the document's OpenAPI links (enroll ->
   snapshot, manifest -> changes -> next page, sales -> retry, rotate ->
-  activate), a bounded number of scenarios and steps; decommission is left out.
+  activate), a bounded number of scenarios and steps; decommission is left out;
+- the back office (``/admin/v1/``): stateless, :data:`ADMIN_CASES` per operation and
+  mode, with a signed-in admin's session token as the ``AdminToken`` auth; changing an
+  account (it may be the run's own) and signing out run last.
 
 Each run prints its counts (``-s``): cases or steps, answers by status,
 server errors and findings. :func:`test_a_broken_route_is_reported` proves
@@ -25,7 +28,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -41,6 +44,7 @@ from club_server import routes
 from club_server.app import create_app
 from club_server.db import Database
 from club_server.entities import ENTITIES
+from tests.club_server.admin_fixtures import sign_in
 from tests.club_server.conftest import Lane, MovableClock, enroll_lane, new_code, serve
 
 #: cases per operation and mode at most (9 operations): about 500 cases, about a minute
@@ -50,6 +54,11 @@ SCENARIOS, STEPS = 30, 8
 LAST = ("POST", "/v1/decommission")
 #: the lanes' API, tested here with a lane's credential (the back office's has its own)
 LANE_API = "/v1/"
+#: the back office's API, with an admin's session token as its ``AdminToken`` auth: few
+#: cases per operation (about 40 operations: under 90 seconds), and last the operations
+#: that may end the run's own account (a change of ``root``) or session (sign-out)
+ADMIN_API, ADMIN_CASES = "/admin/v1/", 12
+ADMIN_LAST = (("PATCH", "/admin/v1/accounts/{username}"), ("DELETE", "/admin/v1/session"))
 CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
 
 pytestmark = pytest.mark.slow
@@ -92,16 +101,29 @@ class Tally:
             print(f"schemathesis {run}: steps along links: {self.links}")
 
 
+class Credentialed(Protocol):
+    """Whoever the run calls as: an enrolled :class:`Lane`, or an :class:`AdminSession`."""
+
+    credential: str
+
+
+@dataclass
+class AdminSession:
+    """A signed-in admin's session token, as the run's credential."""
+
+    credential: str
+
+
 def _label(case: Any) -> str:
     mode = case.meta.generation.mode.value if case.meta else "positive"
     return f"{mode} {case.operation.method.upper()} {case.operation.path}"
 
 
-def load_schema(base_url: str, lane: Lane) -> Any:
-    """The live document, configured by ``schemathesis.toml``, with ``lane``'s credential.
+def load_schema(base_url: str, caller: Credentialed) -> Any:
+    """The live document, configured by ``schemathesis.toml``, with ``caller``'s credential.
 
-    The credential is read on every case (``lane.credential`` may change: a
-    stateful run may activate a rotated one).
+    The credential is read on every case (a lane's may change: a stateful run
+    may activate a rotated one).
     """
     data = tomllib.loads(CONFIG.read_text())
     data["base-url"] = base_url
@@ -112,7 +134,7 @@ def load_schema(base_url: str, lane: Lane) -> Any:
     @schema.auth(refresh_interval=None, retry_on=[])
     class TerminalCredential:
         def get(self, case: Any, context: Any) -> str:
-            return lane.credential
+            return caller.credential
 
         def set(self, case: Any, data: str, context: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
@@ -120,18 +142,18 @@ def load_schema(base_url: str, lane: Lane) -> Any:
     return schema
 
 
-def lane_operations(schema: Any) -> list[Any]:
-    """The operations of the lanes' API (:data:`LANE_API`)."""
+def lane_operations(schema: Any, api: str = LANE_API) -> list[Any]:
+    """The operations of the lanes' API (:data:`LANE_API`), or of ``api``."""
     operations = [result.ok() for result in schema.get_all_operations()]
-    return [op for op in operations if op.path.startswith(LANE_API)]
+    return [op for op in operations if op.path.startswith(api)]
 
 
 # -- stateless -------------------------------------------------------------------------------
 
 
-def _run(call: Callable[[Any], None], strategy: Any) -> None:
+def _run(call: Callable[[Any], None], strategy: Any, cases: int) -> None:
     @settings(
-        max_examples=CASES_PER_OPERATION,
+        max_examples=cases,
         derandomize=True,
         database=None,
         deadline=None,
@@ -145,11 +167,13 @@ def _run(call: Callable[[Any], None], strategy: Any) -> None:
     run()
 
 
-def _plan(operations: list[Any]) -> list[tuple[Any, Any, GenerationMode]]:
+def _plan(
+    operations: list[Any], last: tuple[tuple[str, str], ...]
+) -> list[tuple[Any, Any, GenerationMode]]:
     """Each operation as generated, positive then negative (data the document refuses), the
     snapshot page again with the protocol's entity names (random names are all 404; the
-    known ones exercise the NDJSON pages), and ``POST /v1/decommission`` last: it revokes
-    the lane.
+    known ones exercise the NDJSON pages), and the operations of ``last`` last, in that
+    order (``POST /v1/decommission`` revokes the lane).
     """
     plan: list[tuple[Any, Any, GenerationMode]] = []
     for mode in GenerationMode:
@@ -162,13 +186,29 @@ def _plan(operations: list[Any]) -> list[tuple[Any, Any, GenerationMode]]:
                     )
                 )
                 plan.append((operation, known, mode))
-    return sorted(plan, key=lambda step: (step[0].method.upper(), step[0].path) == LAST)
+
+    def rank(step: tuple[Any, Any, GenerationMode]) -> int:
+        key = _key(step[0])
+        return last.index(key) + 1 if key in last else 0
+
+    return sorted(plan, key=rank)
 
 
-def run_stateless(schema: Any, path: str | None = None) -> tuple[Tally, list[str]]:
-    """Every operation (or those of ``path``), positive then negative; the tally and the runs
-    with no negative case."""
-    operations = lane_operations(schema)
+def _key(operation: Any) -> tuple[str, str]:
+    return operation.method.upper(), operation.path
+
+
+def run_stateless(
+    schema: Any,
+    path: str | None = None,
+    api: str = LANE_API,
+    last: tuple[tuple[str, str], ...] = (LAST,),
+    cases: int | None = None,
+) -> tuple[Tally, list[str]]:
+    """Every operation of ``api`` (or those of ``path``), positive then negative, ``cases``
+    each at most (:data:`CASES_PER_OPERATION`), ``last`` last; the tally and the runs with
+    no negative case."""
+    operations = lane_operations(schema, api)
     operations = [op for op in operations if path in (None, op.path)]
     tally, empty = Tally(), []
 
@@ -177,10 +217,10 @@ def run_stateless(schema: Any, path: str | None = None) -> tuple[Tally, list[str
         tally.answered(_label(case), response.status_code)
         case.validate_response(response)  # every check schemathesis has
 
-    for operation, strategy, mode in _plan(operations):
+    for operation, strategy, mode in _plan(operations, last):
         where = f"{mode.value} {operation.method.upper()} {operation.path}"
         try:
-            _run(call, strategy)
+            _run(call, strategy, cases or CASES_PER_OPERATION)
         except Unsatisfiable:  # nothing the document refuses (no parameters, no body)
             empty.append(where)
         except (Exception, FailureGroup) as exc:  # a FailureGroup is no Exception
@@ -275,6 +315,23 @@ def test_the_links_keep_the_document(
     record_property("schemathesis_stateful_steps", tally.total)
     assert tally.total >= SCENARIOS
     assert tally.statuses.get(200, 0) >= tally.total // 4
+    assert tally.server_errors == 0
+    assert not tally.findings, "\n\n".join(tally.findings[:5])
+
+
+def test_the_back_office_keeps_its_document(
+    live_server: str, demo: Database, record_property: Callable[[str, object], None]
+) -> None:
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        token = sign_in(http, demo).admin["Authorization"].removeprefix("Bearer ")
+    schema = load_schema(live_server, AdminSession(token))
+    tally, empty = run_stateless(schema, api=ADMIN_API, last=ADMIN_LAST, cases=ADMIN_CASES)
+    tally.report("stateless, admin")
+    print(f"schemathesis stateless, admin: no negative case for: {empty}")
+    record_property("schemathesis_admin_cases", tally.total)
+    operations = {where.split(" ", 1)[1] for where in tally.counts}
+    assert len(operations) == len(lane_operations(schema, ADMIN_API)) >= 30
+    assert tally.statuses.get(200, 0) >= tally.total // 10
     assert tally.server_errors == 0
     assert not tally.findings, "\n\n".join(tally.findings[:5])
 
