@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Text, cast, func, literal, select, tuple_
 
 from club_server.entities import ENTITIES, Entity
 from club_server.schema import changes
+from clubcore.wire import MAX_CHANGES
 
 __all__ = ["current_cursor", "read_changes", "record", "record_all", "rows_by_key"]
 
@@ -78,6 +79,7 @@ def read_changes(conn: Connection, after: int, limit: int) -> dict[str, Any]:
     log = conn.execute(query).all()
     more = len(log) > limit
     log = log[:limit]
+    log, more = _through_the_version(conn, log, more)
     current = _current_rows(conn, log)
     items = []
     for seq, name, key in log:
@@ -93,6 +95,48 @@ def read_changes(conn: Connection, after: int, limit: int) -> dict[str, Any]:
         )
     cursor = max(after, log[-1][0]) if log else after
     return {"changes": items, "cursor": cursor, "more": more}
+
+
+#: the cached entities a lane prices with: their rows go with the ``rules_version`` that names them
+_PRICING = frozenset({"tiers", "products", "member_prices", "category_discounts", "offers"})
+#: how far past ``limit`` a page may reach for that version (a bulk import publishes once, at
+#: its end: beyond this its page ends anyway, and the lane's next page brings the version)
+_VERSION_REACH = 5_000
+
+
+def _through_the_version(
+    conn: Connection, log: Sequence[Any], more: bool
+) -> tuple[Sequence[Any], bool]:
+    """``log`` extended through the ``rules_version`` change that follows its last pricing change.
+
+    A page carries the *current* rows, so a pricing row in it is the one of the
+    newest rule set; the lane must get that rule set's version in the same page,
+    or a sale rung up between two pages names an older version than its prices
+    (and the club holds it as a price mismatch). Publishing records the version
+    right after the rows it publishes, in their transaction, so it is there.
+    """
+    if not more or not any(name in _PRICING for _, name, _ in log):
+        return log, more
+    last = max(seq for seq, name, _ in log if name in _PRICING)
+    version = conn.execute(
+        select(func.min(changes.c.seq)).where(
+            changes.c.seq > last,
+            changes.c.entity == "settings",
+            changes.c.key == "rules_version",
+        )
+    ).scalar()
+    end = log[-1][0]
+    reach = min(_VERSION_REACH, MAX_CHANGES - len(log))  # a page stays within the protocol's
+    if version is None or version <= end or version > end + reach:
+        return log, more
+    rest = conn.execute(
+        select(changes.c.seq, changes.c.entity, changes.c.key)
+        .where(changes.c.seq > end, changes.c.seq <= version)
+        .order_by(changes.c.seq)
+    ).all()
+    extended = [*log, *rest]
+    after = select(changes.c.seq).where(changes.c.seq > version).limit(1)
+    return extended, conn.execute(after).first() is not None
 
 
 def _current_rows(conn: Connection, log: Sequence[Any]) -> dict[tuple[str, str], list[Any]]:

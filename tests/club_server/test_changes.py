@@ -71,3 +71,30 @@ def test_bad_cursor_is_422(client: Any, lane: Lane) -> None:
         answer = client.get(f"/v1/changes?{query}", headers=lane.headers)
         assert answer.status_code == 422, query
         assert answer.json()["error"] == "invalid-request"
+
+
+def test_a_page_with_a_price_carries_the_rules_version_that_names_it(
+    client: Any, lane: Lane, demo: Database
+) -> None:
+    cursor = client.get("/v1/snapshot", headers=lane.headers).json()["cursor"]
+    with demo.writing() as conn:  # each publishes the rule set: the price, then its version
+        upsert(conn, "member_prices", {"sku": "P000001", "tier": "gold", "price": 1000})
+        upsert(conn, "member_prices", {"sku": "P000002", "tier": "gold", "price": 2000})
+    # a page of one change would end between a price and its version: it reaches the version
+    first = changes(client, lane, cursor, limit=1)
+    assert [(c["entity"], c["key"]) for c in first["changes"]] == [
+        ("member_prices", "P000001|gold"),
+        ("settings", "rules_version"),
+    ]
+    assert first["more"] and first["cursor"] == first["changes"][-1]["seq"]
+    second = changes(client, lane, first["cursor"], limit=1)
+    assert [c["key"] for c in second["changes"]] == ["P000002|gold", "rules_version"]
+    assert not second["more"]
+    # a page that holds no pricing change is cut where asked
+    with demo.writing() as conn:
+        upsert(conn, "denylist", {"serial": "78", "uid": None, "reason": "lost",
+                                  "listed_at": NOW.isoformat()})  # fmt: skip
+        upsert(conn, "denylist", {"serial": "79", "uid": None, "reason": "lost",
+                                  "listed_at": NOW.isoformat()})  # fmt: skip
+    third = changes(client, lane, second["cursor"], limit=1)
+    assert [c["key"] for c in third["changes"]] == ["78"] and third["more"]
