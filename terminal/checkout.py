@@ -242,7 +242,10 @@ class Checkout:
             raise SaleStateError("the basket is empty")
         created = self.terminal.clock()
         # priced again at the very time the sale records (offers may have started or ended
-        # meanwhile): the club re-prices it at ``created_at`` and must find the same
+        # meanwhile, the sync may have brought a new rule set): the club re-prices it at
+        # ``created_at`` under the version it names and must find the same
+        self.rules = pricing_data.load_rules(self.db)
+        self._products.update(pricing_data.pricing_for(self.db, list(self.state.quantities)))
         self.priced = self._price(self.state, created)
         total = self.priced.total
         if payments is None:
