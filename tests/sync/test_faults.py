@@ -139,16 +139,23 @@ def ledger(rows: list[Any]) -> dict[str, tuple[int, int]]:
     return {str(member): (int(points), int(count)) for member, points, count in rows}
 
 
-def assert_pushed_exactly_once(club: ClubServer, lane: Terminal, ids: set[str]) -> None:  # noqa: F811
+def assert_pushed_exactly_once(
+    club: ClubServer,  # noqa: F811
+    lane: Terminal,
+    ids: set[str],
+    *,
+    held: int = 0,
+) -> None:
+    """Every sale of ``ids`` on the server once; ``held`` of them held there and on the lane."""
     server_ids = club.rows("SELECT sale_id FROM sales WHERE terminal_id = :t", t=lane.terminal_id)
     assert len(server_ids) == len(ids)
     assert {row[0] for row in server_ids} == ids
-    assert outbox_counts(lane.db) == (0, 0, 0)  # nothing pending, refused or held
-    held = club.scalar(
+    assert outbox_counts(lane.db) == (0, 0, held)  # nothing pending or refused
+    held_there = club.scalar(
         "SELECT COUNT(*) FROM sales WHERE terminal_id = :t AND held IS NOT NULL",
         t=lane.terminal_id,
     )
-    assert held == 0
+    assert held_there == held
     server_ledger = ledger(
         club.rows(
             "SELECT l.member_no, SUM(l.points), COUNT(*) FROM points_ledger l "
