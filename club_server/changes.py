@@ -97,8 +97,6 @@ def read_changes(conn: Connection, after: int, limit: int) -> dict[str, Any]:
     return {"changes": items, "cursor": cursor, "more": more}
 
 
-#: the cached entities a lane prices with: their rows go with the ``rules_version`` that names them
-_PRICING = frozenset({"tiers", "products", "member_prices", "category_discounts", "offers"})
 #: how far past ``limit`` a page may reach for that version (a bulk import publishes once, at
 #: its end: beyond this its page ends anyway, and the lane's next page brings the version)
 _VERSION_REACH = 5_000
@@ -115,9 +113,11 @@ def _through_the_version(
     (and the club holds it as a price mismatch). Publishing records the version
     right after the rows it publishes, in their transaction, so it is there.
     """
-    if not more or not any(name in _PRICING for _, name, _ in log):
+    from club_server.rulesets import PRICING_ENTITIES  # (rulesets -> tiers -> changes)
+
+    if not more or not any(name in PRICING_ENTITIES for _, name, _ in log):
         return log, more
-    last = max(seq for seq, name, _ in log if name in _PRICING)
+    last = max(seq for seq, name, _ in log if name in PRICING_ENTITIES)
     version = conn.execute(
         select(func.min(changes.c.seq)).where(
             changes.c.seq > last,
