@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Text, cast, func, literal, select, tuple_
 
 from club_server.entities import ENTITIES, Entity
 from club_server.schema import changes
+from clubcore.points import POLICY_SETTINGS
 from clubcore.wire import MAX_CHANGES
 
 __all__ = ["current_cursor", "read_changes", "record", "record_all", "rows_by_key"]
@@ -97,45 +98,54 @@ def read_changes(conn: Connection, after: int, limit: int) -> dict[str, Any]:
     return {"changes": items, "cursor": cursor, "more": more}
 
 
-#: how far past ``limit`` a page may reach for that version (a bulk import publishes once, at
-#: its end: beyond this its page ends anyway, and the lane's next page brings the version)
+#: how far past ``limit`` a page may reach for the newest version (a bulk import publishes
+#: once, at its end: beyond this its page ends anyway, and the lane's next pages bring the rest)
 _VERSION_REACH = 5_000
+
+
+def _is_rule_set(name: str, key: str) -> bool:
+    """Whether the change ``(name, key)`` is part of the rule set lanes price with."""
+    from club_server.rulesets import PRICING_ENTITIES  # (rulesets -> tiers -> changes)
+
+    return name in PRICING_ENTITIES or (
+        name == "settings" and (key == "rules_version" or key in POLICY_SETTINGS)
+    )
 
 
 def _through_the_version(
     conn: Connection, log: Sequence[Any], more: bool
 ) -> tuple[Sequence[Any], bool]:
-    """``log`` extended through the ``rules_version`` change that follows its last pricing change.
+    """``log`` extended through the newest ``rules_version`` change when it holds a rule-set change.
 
-    A page carries the *current* rows, so a pricing row in it is the one of the
-    newest rule set; the lane must get that rule set's version in the same page,
-    or a sale rung up between two pages names an older version than its prices
-    (and the club holds it as a price mismatch). Publishing records the version
-    right after the rows it publishes, in their transaction, so it is there.
+    A page carries the *current* rows, the ``rules_version`` row included: a
+    pricing row in it is the newest rule set's, and so is the version. The lane
+    holds one rule set only when it also has every other pricing change up to
+    that version; a page that stopped short would leave it with a version its
+    prices are not (or prices newer than its version), and a sale rung up
+    before the next page would be held by the club as a price mismatch.
+    Publishing records the version right after the rows it publishes, in their
+    transaction, so the newest version change follows every pricing change.
+    (The page is read in one transaction, :meth:`club_server.db.Database.reading`,
+    so "current" is one moment for the log and the rows.)
     """
-    from club_server.rulesets import PRICING_ENTITIES  # (rulesets -> tiers -> changes)
-
-    if not more or not any(name in PRICING_ENTITIES for _, name, _ in log):
+    if not more or not any(_is_rule_set(name, key) for _, name, key in log):
         return log, more
-    last = max(seq for seq, name, _ in log if name in PRICING_ENTITIES)
-    version = conn.execute(
-        select(func.min(changes.c.seq)).where(
-            changes.c.seq > last,
-            changes.c.entity == "settings",
-            changes.c.key == "rules_version",
+    newest = conn.execute(
+        select(func.max(changes.c.seq)).where(
+            changes.c.entity == "settings", changes.c.key == "rules_version"
         )
     ).scalar()
     end = log[-1][0]
     reach = min(_VERSION_REACH, MAX_CHANGES - len(log))  # a page stays within the protocol's
-    if version is None or version <= end or version > end + reach:
+    if newest is None or newest <= end or newest > end + reach:
         return log, more
     rest = conn.execute(
         select(changes.c.seq, changes.c.entity, changes.c.key)
-        .where(changes.c.seq > end, changes.c.seq <= version)
+        .where(changes.c.seq > end, changes.c.seq <= newest)
         .order_by(changes.c.seq)
     ).all()
     extended = [*log, *rest]
-    after = select(changes.c.seq).where(changes.c.seq > version).limit(1)
+    after = select(changes.c.seq).where(changes.c.seq > newest).limit(1)
     return extended, conn.execute(after).first() is not None
 
 

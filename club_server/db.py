@@ -96,9 +96,18 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A read transaction (one consistent view on both backends)."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A read transaction (one consistent view on both backends).
+
+        PostgreSQL's default, READ COMMITTED, gives each statement its own
+        view; a read of several statements (a delta page: its log, then its
+        rows) runs at REPEATABLE READ to see one moment. SQLite's read
+        transaction is one view already.
+        """
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def bulk_insert(
         self,

@@ -16,7 +16,10 @@ Steps (docs/sync-protocol.md, "Snapshot"):
    loses a sale.** (The caller, :func:`sync.provision.provision`, also refuses
    to re-provision while sales wait to be pushed unless forced: after a new
    enrollment they belong to another terminal id and cannot be pushed.)
-4. The swap: the new file is checkpointed and closed, the old one is
+4. The catch-up: the deltas since the manifest's cursor are pulled into the
+   new file (pages were read at different moments; after the deltas it holds
+   one rule set, the club's newest).
+5. The swap: the new file is checkpointed and closed, the old one is
    checkpointed and closed, and ``os.replace`` puts the new file in place.
    If the old database still has a ``-wal`` or ``-shm`` file after its last
    known connection closed, another program holds it open (the lane app, a
@@ -24,7 +27,7 @@ Steps (docs/sync-protocol.md, "Snapshot"):
    before anything is replaced; a stale WAL next to the new file would
    corrupt it.
 
-Until step 4, the old database is untouched; a failure anywhere leaves it as
+Until step 5, the old database is untouched; a failure anywhere leaves it as
 it was and removes the half-built file. The new file is built with a
 rollback journal (``journal_mode=DELETE``: a new file has next to nothing to
 journal) and switched to WAL once committed, so its pages are written once,
@@ -55,7 +58,7 @@ from clubcore.wire import Manifest as WireManifest
 from offline_store.db import DB_FILENAME, open_db
 from sync.entities import ENTITIES
 from sync.http import SyncClient, parse_answer
-from sync.pull import set_cursor
+from sync.pull import pull_changes, set_cursor
 from sync.snapshot_pages import Lines, PageEnd, PageReader
 
 __all__ = [
@@ -236,13 +239,29 @@ def load_snapshot(
             result = _build(reader, new_path, db_path, manifest, settings or {}, progress)
         finally:
             reader.stop()
+        cursor = _catch_up(client, new_path)
         _swap(new_path, db_path)
     except BaseException:
         _remove(new_path)
         raise
-    return SnapshotResult(
-        manifest.snapshot_id, manifest.cursor, *result, seconds=time.monotonic() - started
-    )
+    return SnapshotResult(manifest.snapshot_id, cursor, *result, seconds=time.monotonic() - started)
+
+
+def _catch_up(client: SyncClient, new_path: Path) -> int:
+    """Pull the deltas since the manifest's cursor into the new file; return the cursor.
+
+    The pages were read one after another while the club may have changed its
+    prices, so the file can hold a price newer than its ``rules_version`` (or
+    the other way round). The deltas since the manifest carry every such
+    change, and each page of them leaves the lane with one rule set
+    (``docs/sync-protocol.md``, "Deltas"): after them the file prices as the
+    club does, before any sale can be rung up with it.
+    """
+    db = open_db(new_path)
+    try:
+        return pull_changes(client, db).cursor
+    finally:
+        db.close()
 
 
 def _drop_indexes(db: sqlite_utils.Database) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
+
 from club_server.db import Database
 from club_server.upserts import delete, upsert
 from tests.club_server.conftest import NOW, Lane
@@ -73,28 +75,63 @@ def test_bad_cursor_is_422(client: Any, lane: Lane) -> None:
         assert answer.json()["error"] == "invalid-request"
 
 
-def test_a_page_with_a_price_carries_the_rules_version_that_names_it(
+def test_a_page_with_a_price_reaches_the_newest_rules_version(
     client: Any, lane: Lane, demo: Database
 ) -> None:
     cursor = client.get("/v1/snapshot", headers=lane.headers).json()["cursor"]
-    with demo.writing() as conn:  # each publishes the rule set: the price, then its version
-        upsert(conn, "member_prices", {"sku": "P000001", "tier": "gold", "price": 1000})
-        upsert(conn, "member_prices", {"sku": "P000002", "tier": "gold", "price": 2000})
-    # a page of one change would end between a price and its version: it reaches the version
+    for sku, price in (("P000001", 1000), ("P000002", 2000)):
+        with demo.writing() as conn:  # each publishes the rule set: the price, then its version
+            upsert(conn, "member_prices", {"sku": sku, "tier": "gold", "price": price})
+    # rows are current, the version's too (3): a page ending after the first version would give
+    # the lane version 3 with P000002's old price. It reaches the newest version instead.
     first = changes(client, lane, cursor, limit=1)
-    assert [(c["entity"], c["key"]) for c in first["changes"]] == [
-        ("member_prices", "P000001|gold"),
-        ("settings", "rules_version"),
+    assert [(c["entity"], c["key"], c["row"]) for c in first["changes"]] == [
+        ("member_prices", "P000001|gold", ["P000001", "gold", 1000]),
+        ("settings", "rules_version", ["rules_version", "3"]),
+        ("member_prices", "P000002|gold", ["P000002", "gold", 2000]),
+        ("settings", "rules_version", ["rules_version", "3"]),
     ]
-    assert first["more"] and first["cursor"] == first["changes"][-1]["seq"]
-    second = changes(client, lane, first["cursor"], limit=1)
-    assert [c["key"] for c in second["changes"]] == ["P000002|gold", "rules_version"]
-    assert not second["more"]
-    # a page that holds no pricing change is cut where asked
+    assert not first["more"] and first["cursor"] == first["changes"][-1]["seq"]
+    # a page that holds no rule-set change is cut where asked
     with demo.writing() as conn:
         upsert(conn, "denylist", {"serial": "78", "uid": None, "reason": "lost",
                                   "listed_at": NOW.isoformat()})  # fmt: skip
         upsert(conn, "denylist", {"serial": "79", "uid": None, "reason": "lost",
                                   "listed_at": NOW.isoformat()})  # fmt: skip
-    third = changes(client, lane, second["cursor"], limit=1)
+    third = changes(client, lane, first["cursor"], limit=1)
     assert [c["key"] for c in third["changes"]] == ["78"] and third["more"]
+
+
+def test_after_every_page_a_lane_holds_one_rule_set(
+    client: Any, lane: Lane, demo: Database
+) -> None:
+    # (found by the crash test: a lane killed between two pages sold P000001 at its older
+    # price under the newest version, which an earlier page had carried, and the club held it)
+    cursor = client.get("/v1/snapshot", headers=lane.headers).json()["cursor"]
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("member_prices", {"sku": "P000002", "tier": "gold", "price": 2000}),
+        ("products", {"sku": "P000001", "list_price": 637_000}),
+        *[("denylist", {"serial": s, "uid": None, "reason": "lost", "listed_at": NOW.isoformat()})
+          for s in ("80", "81", "82")],
+        ("products", {"sku": "P000001", "list_price": 170_281}),
+    ]  # fmt: skip
+    for entity, row in steps:
+        with demo.writing() as conn:  # each transaction publishes its own version
+            upsert(conn, entity, row)
+    with demo.reading() as conn:
+        newest = conn.execute(text("SELECT value FROM settings WHERE key = 'rules_version'"))
+        final = str(newest.scalar_one())
+    for limit in range(1, 8):
+        after, more = cursor, True
+        price, version = "old", "old"  # the lane's P000001 list price and rules_version
+        while more:
+            page = changes(client, lane, after, limit=limit)
+            for change in page["changes"]:
+                if change["key"] == "P000001":
+                    price = change["row"][4]
+                elif change["key"] == "rules_version":
+                    version = change["row"][1]
+            # the newest version with the older price, or the newest price under an older one
+            assert (version == final) == (price == 170_281), (limit, version, price)
+            after, more = page["cursor"], page["more"]
+        assert (version, price) == (final, 170_281)

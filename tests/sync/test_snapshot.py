@@ -57,6 +57,8 @@ class FakeSnapshotServer:
         self.cut: set[tuple[str, int]] = set()
         self.keep: Callable[[int], int] = lambda size: size // 2
         self.pages: dict[str, int] = {}
+        #: the changes since the manifest's cursor (the deltas the lane catches up with)
+        self.changes: list[dict[str, Any]] = []
         self.manifest: dict[str, Any] = {
             "snapshot_id": "snap-1",
             "cursor": cursor,
@@ -70,6 +72,11 @@ class FakeSnapshotServer:
     def __call__(self, request: Request) -> Reply:
         if request.path == "/v1/snapshot":
             return json_reply(self.manifest)
+        if request.path == "/v1/changes":
+            after = int(request.query["after"])
+            page = [c for c in self.changes if c["seq"] > after]
+            last = page[-1]["seq"] if page else after
+            return json_reply({"changes": page, "cursor": last, "more": False})
         name = request.path.rsplit("/", 1)[1]
         spec = ENTITIES[name]
         rows = sorted(self.data[name], key=lambda r: spec.key_of(r))
@@ -115,6 +122,40 @@ def test_a_snapshot_is_loaded_page_by_page_into_a_new_database(
     assert [r.query.get("after") for r in member_pages] == [None, "1000000099", "1000000199"]
     assert ("members", 250, 250) in seen
     assert sorted(p.name for p in tmp_path.iterdir()) == [DB_FILENAME]
+
+
+def test_changes_made_while_the_pages_were_read_are_pulled_before_the_swap(
+    tmp_path: Path, serve: Serve
+) -> None:
+    # the club published P001 at a new price (rules_version 8) after the manifest: the
+    # settings page said 7, the products page already had the new price
+    data = dataset()
+    data["products"][1][4] = 55_000
+    fake = FakeSnapshotServer(data)
+    fake.changes = [
+        {"seq": 4243, "entity": "products", "op": "upsert", "key": "P001",
+         "row": ["P001", None, "Product 1", "drinks", 55_000, 0, 1, STAMP]},
+        {"seq": 4244, "entity": "settings", "op": "upsert", "key": "rules_version",
+         "row": ["rules_version", "8"]},
+    ]  # fmt: skip
+    server = serve(fake)
+    result = provision(server.url, tmp_path, page_limit=100)
+    assert result.cursor == 4244
+    db = open_db(tmp_path / DB_FILENAME)
+    assert db["settings"].get("rules_version")["value"] == "8"
+    assert db["products"].get("P001")["list_price"] == 55_000
+    assert get_cursor(db) == 4244
+    db.close()
+    assert [r.query.get("after") for r in server.requests if r.path == "/v1/changes"] == ["4242"]
+
+
+def test_a_failed_catch_up_leaves_the_old_database(tmp_path: Path, serve: Serve) -> None:
+    fake = FakeSnapshotServer(dataset())
+    fake.changes = [{"seq": 4243, "entity": "nonsense", "op": "upsert", "key": "x", "row": []}]
+    server = serve(fake)
+    with pytest.raises(ProtocolError):
+        provision(server.url, tmp_path, page_limit=100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def live_readers() -> list[threading.Thread]:
